@@ -1,0 +1,105 @@
+"""Quality gates: linters, ansible-test sanity, docs rendering, changelog, build, and role argument specs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = sorted(p.name for p in (ROOT / "roles").glob("*/meta/argument_specs.yml"))
+
+
+def run(cmd, cwd=ROOT, timeout=1800, env=None):
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False
+    )
+    return proc.returncode, proc.stdout
+
+
+def tracked_files() -> list[str]:
+    """Files a fresh clone would have (tracked, plus new files not ignored)."""
+    _, out = run(["git", "ls-files", "-co", "--exclude-standard"])
+    return [line for line in out.splitlines() if line and (ROOT / line).exists()]
+
+
+def test_ruff_is_clean():
+    rc, out = run(["ruff", "check", "."])
+    assert rc == 0, out
+
+
+def test_ansible_lint_production_profile_is_clean():
+    rc, out = run(["ansible-lint", "--offline"])
+    assert rc == 0, out[-6000:]
+    assert "profile 'production'" in out or "production" in out, out[-2000:]
+
+
+def test_no_sanity_ignore_entries():
+    ignores = list((ROOT / "tests" / "sanity").glob("ignore-*.txt"))
+    assert all(not p.read_text().strip() for p in ignores), [str(p) for p in ignores]
+
+
+def test_ansible_test_sanity(tmp_path):
+    """Run from a copy laid out as ansible_collections/aigateway/bifrost, as ansible-test requires."""
+    dest = tmp_path / "ansible_collections" / "aigateway" / "bifrost"
+    for rel in tracked_files():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target, follow_symlinks=False)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(tmp_path) + os.pathsep + os.environ.get("ANSIBLE_COLLECTIONS_PATH", ""))
+    rc, out = run(["ansible-test", "sanity", "--venv", "--python", "3.11", "--color", "no"], cwd=dest, env=env, timeout=3000)
+    assert rc == 0, out[-8000:]
+
+
+def test_changelog_fragments_lint():
+    rc, out = run(["antsibull-changelog", "lint"])
+    assert rc == 0, out
+
+
+def test_collection_builds(tmp_path):
+    rc, out = run(["ansible-galaxy", "collection", "build", "--output-path", str(tmp_path), str(ROOT)])
+    assert rc == 0, out
+    assert list(tmp_path.glob("aigateway-bifrost-*.tar.gz")), out
+
+
+def test_module_documentation_renders():
+    rc, out = run(["ansible-doc", "aigateway.bifrost.json_merge"])
+    assert rc == 0, out
+    for word in ("OPTIONS", "ATTRIBUTES", "EXAMPLES", "RETURN VALUES", "secret_keys", "list_merge"):
+        assert word in out, word
+
+
+def defaults_of(role: str) -> dict:
+    return yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text()) or {}
+
+
+def spec_options_of(role: str) -> dict:
+    spec = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    return spec["argument_specs"]["main"]["options"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_argument_spec_mirrors_defaults(role):
+    defaults, options = defaults_of(role), spec_options_of(role)
+    assert sorted(defaults) == sorted(k for k, v in options.items() if "default" in v or k in defaults), (
+        f"defaults/main.yml and meta/argument_specs.yml drift apart in role {role}: "
+        f"only in defaults {sorted(set(defaults) - set(options))}, only in spec {sorted(set(options) - set(defaults))}"
+    )
+    for name, option in options.items():
+        assert option.get("description"), f"{role}: {name} has no description"
+        assert option.get("type"), f"{role}: {name} has no type"
+        assert name.startswith(role + "_"), f"{role}: public variable {name} lacks the role prefix"
+        if name in defaults and "default" in option:
+            assert option["default"] == defaults[name], f"{role}: default of {name} differs between defaults and spec"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_documentation_lists_every_variable(role):
+    rc, out = run(["ansible-doc", "-t", "role", f"aigateway.bifrost.{role}"])
+    assert rc == 0, out
+    missing = [name for name in spec_options_of(role) if name not in out]
+    assert not missing, f"ansible-doc -t role aigateway.bifrost.{role} does not show {missing}"
