@@ -16,11 +16,16 @@ demo: venv lab collection
 test: venv lab collection
 	$(ENV) pytest $(PYTEST_ARGS) tests
 
-venv: .venv/.stamp
+# .venv: the pinned tool set. .cache/sanity-venv: ansible-core alone, for ansible-test and its own pinned requirements.
+venv: .venv/.stamp .cache/sanity-venv/.stamp
 .venv/.stamp: requirements-dev.txt
 	$(PYTHON) -m venv .venv
 	.venv/bin/pip install -q --upgrade pip
 	.venv/bin/pip install -q -r requirements-dev.txt
+	touch $@
+.cache/sanity-venv/.stamp: requirements-dev.txt
+	$(PYTHON) -m venv .cache/sanity-venv
+	.cache/sanity-venv/bin/pip install -q "$$(grep '^ansible-core==' requirements-dev.txt)"
 	touch $@
 
 lab: venv
