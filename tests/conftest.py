@@ -14,6 +14,12 @@ for entry in (str(COLLECTIONS), str(ROOT)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
+# Plugins under test (lookups, filters, action plugins) load through Ansible's collection loader; install it once,
+# before any test imports `ansible_collections`, so module and plugin tests share one view of the collection.
+from ansible.plugins.loader import init_plugin_loader  # noqa: E402
+
+init_plugin_loader([str(COLLECTIONS)])
+
 
 def pytest_collection_modifyitems(session, config, items):
     """Run the slow Molecule scenarios last, but start them first (in the background) so they overlap the rest."""
