@@ -1,0 +1,60 @@
+"""Plot seconds per host against fleet size N from a results.json of bench/run.py.
+
+Usage: python3 bench/plot.py RESULTS_JSON OUTPUT_PNG   (needs matplotlib)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+LABELS = {
+    "ping": "(a) ping",
+    "naive": "(b) naive template",
+    "safe": "(c) slurp+combine+copy",
+    "role": "(d) role, first run",
+    "rerun": "(e) role, re-run",
+}
+STYLES = {"ping": "k:", "naive": "C1--", "safe": "C3-.", "role": "C0-", "rerun": "C2-"}
+
+
+def main(argv):
+    import matplotlib  # pylint: disable=import-outside-toplevel
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    import matplotlib.ticker  # pylint: disable=import-outside-toplevel
+
+    with open(argv[1]) as handle:
+        results = json.load(handle)
+    rows = [row for row in results["rows"] if row["rc"] == 0]
+    forks_list = sorted(set(row["forks"] for row in rows))
+    figure, axes = plt.subplots(1, len(forks_list), figsize=(6 * len(forks_list), 4.5), squeeze=False, sharey=True)
+    for axis, forks in zip(axes[0], forks_list):
+        for variant, label in LABELS.items():
+            points = sorted((row["n"], row["per_host"]) for row in rows if row["forks"] == forks and row["variant"] == variant)
+            if points:
+                axis.plot([p[0] for p in points], [p[1] for p in points], STYLES[variant], marker="o", label=label)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+        axis.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%.2g"))
+        ns = sorted(set(row["n"] for row in rows if row["forks"] == forks))
+        axis.set_xticks(ns)
+        axis.set_xticklabels([str(n) for n in ns])
+        axis.set_xlabel("hosts (N)")
+        axis.set_title("forks %d" % forks)
+        axis.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("wall seconds per host")
+    axes[0][0].legend(fontsize=8)
+    environment = results.get("environment", {})
+    figure.suptitle("Fleet convergence, %s, %s CPUs, pipelining %s, strategy %s" % (
+        environment.get("ansible", "ansible"), environment.get("cpus"), environment.get("pipelining"),
+        environment.get("strategy")), fontsize=10)
+    figure.tight_layout()
+    figure.savefig(argv[2], dpi=100)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,8 @@
+"""The shared gateway fixtures (molecule/default/tests/gateway_fixtures.py), for this scenario's tests too."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "default" / "tests"))
+
+from gateway_fixtures import *  # noqa: E402,F403 - pytest finds fixtures by name in this module

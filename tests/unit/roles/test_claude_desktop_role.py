@@ -1,0 +1,183 @@
+"""The claude_desktop role run for real against the controller itself (connection local, files in a temporary home).
+
+Runs with gather_facts false and claude_desktop_os_family given (no fact gathering), paths overridden, and the gateway
+health check answered by a stdlib HTTP server on 127.0.0.1 in this process.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import pwd
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers.schemas import errors
+
+ROOT = Path(__file__).resolve().parents[3]
+ROLE = ROOT / "roles" / "claude_desktop"
+KEY = "sk-bf-" + "Q" * 40
+USER = pwd.getpwuid(os.geteuid()).pw_name
+IS_ROOT = os.geteuid() == 0
+
+
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the stdlib's name
+        status = 200 if self.path == "/health" else 404
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def gateway():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d" % server.server_address[1]
+    server.shutdown()
+
+
+@pytest.fixture
+def run(tmp_path, gateway):
+    """Run the role with the given extra vars; returns (returncode, output)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "inventory").write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+    (tmp_path / "play.yml").write_text(yaml.safe_dump([{
+        "name": "Role under test", "hosts": "localhost", "gather_facts": False,
+        "roles": [{"role": "aigateway.bifrost.claude_desktop"}],
+    }]))
+
+    def run_role(check=False, **extra):
+        variables = {
+            "claude_desktop_os_family": "Debian",
+            "claude_desktop_gateway_url": gateway,
+            "claude_desktop_users": [{"name": USER, "home": str(home), "virtual_key": KEY}],
+            "claude_desktop_models": {"sonnet": "claude-sonnet-4-6"},
+            "claude_desktop_env": {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": True},
+            "claude_desktop_managed_settings": IS_ROOT,
+            "claude_desktop_managed_settings_dir": str(tmp_path / "managed"),
+            "claude_desktop_health_check_retries": 0,
+            "claude_desktop_health_check_timeout": 3,
+        }
+        variables.update(extra)
+        (tmp_path / "vars.json").write_text(json.dumps(variables))
+        command = ["ansible-playbook", "-i", str(tmp_path / "inventory"), str(tmp_path / "play.yml"),
+                   "-e", "@" + str(tmp_path / "vars.json"), "-v", "--diff"] + (["--check"] if check else [])
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
+        proc = subprocess.run(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=300, check=False)
+        assert KEY[6:] not in proc.stdout, "the virtual key appears in the output"
+        return proc.returncode, proc.stdout
+
+    run_role.home = home
+    run_role.managed = tmp_path / "managed" / "managed-settings.d" / "50-aigateway.json"
+    return run_role
+
+
+def recap_changed(output):
+    line = [line for line in output.splitlines() if line.startswith("localhost") and "changed=" in line][-1]
+    return int(line.split("changed=")[1].split()[0])
+
+
+def test_converges_idempotently_with_keys_masked(run):
+    settings = run.home / ".claude" / "settings.json"
+    desktop = run.home / ".config" / "Claude" / "claude_desktop_config.json"
+    rc, out = run()
+    assert rc == 0, out[-3000:]
+    assert '"ANTHROPIC_AUTH_TOKEN": "********"' in out  # the diff is shown, the key is not
+    data = json.loads(settings.read_text())
+    assert data["env"]["ANTHROPIC_AUTH_TOKEN"] == KEY
+    assert data["env"]["ANTHROPIC_BASE_URL"].endswith("/anthropic")
+    assert data["env"]["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
+    assert errors("claude-code-settings", data) == []
+    assert json.loads(desktop.read_text())["mcpServers"]["bifrost"]["env"] == {"AUTH_HEADER": "Bearer " + KEY}
+    for path in (settings, desktop):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for path in (settings.parent, desktop.parent, desktop.parent.parent):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    if IS_ROOT:
+        assert stat.S_IMODE(run.managed.stat().st_mode) == 0o644
+        assert stat.S_IMODE(run.managed.parent.stat().st_mode) == 0o755
+        managed = json.loads(run.managed.read_text())
+        assert managed["env"]["ANTHROPIC_DEFAULT_SONNET_MODEL"] == "claude-sonnet-4-6" and "sk-bf" not in run.managed.read_text()
+    rc, out = run()
+    assert rc == 0 and recap_changed(out) == 0, out[-3000:]
+
+
+def test_check_mode_writes_nothing_and_absent_removes_what_was_added(run):
+    rc, out = run(check=True)
+    assert rc == 0, out[-3000:]
+    assert recap_changed(out) >= 2
+    assert not (run.home / ".claude").exists()
+    assert not run.managed.exists()
+
+    settings = run.home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    original = '{\n  "env": {\n    "MINE": "x"\n  },\n  "model": "opus"\n}\n'
+    settings.write_text(original)
+    rc, out = run()
+    assert rc == 0, out[-3000:]
+    rc, out = run(claude_desktop_state="absent", claude_desktop_gateway_url="http://127.0.0.1:9")  # no health check
+    assert rc == 0, out[-3000:]
+    assert settings.read_text() == original
+    assert json.loads((run.home / ".config" / "Claude" / "claude_desktop_config.json").read_text()) == {}
+
+
+def test_dead_gateway_stops_the_run_naming_the_url(run):
+    rc, out = run(claude_desktop_gateway_url="http://127.0.0.1:9", claude_desktop_health_check_retries=1)
+    assert rc != 0
+    assert "FAILED - RETRYING" in out  # retried once, then the explanation below, not uri's own failure
+    assert "http://127.0.0.1:9/health did not answer 200" in out
+    assert "claude_desktop_gateway_health_check: false" in out
+    assert not (run.home / ".claude").exists()
+    rc, out = run(claude_desktop_gateway_url="http://127.0.0.1:9", claude_desktop_gateway_health_check=False)
+    assert rc == 0, out[-3000:]
+
+
+def test_lockout_settings_are_refused_before_anything_is_written(run):
+    rc, out = run(claude_desktop_settings={"forceLoginMethod": "claudeai"})
+    assert rc != 0
+    assert "forceLoginMethod" in out and "locked out of the gateway" in out
+    assert not (run.home / ".claude").exists()
+
+
+def test_invalid_json_fails_naming_the_file_and_leaves_it_alone(run):
+    settings = run.home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    broken = '{"env": {"A": "1",}}\n'
+    settings.write_text(broken)
+    rc, out = run()
+    assert rc != 0
+    assert str(settings) + ": invalid JSON at line 1" in out
+    assert settings.read_text() == broken
+
+
+def test_argument_spec_documents_every_user_field():
+    spec = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    fields = spec["claude_desktop_users"]["options"]
+    assert {"name", "home", "group", "virtual_key", "virtual_key_name", "models", "env", "settings", "chat_enabled"} <= set(fields)
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    assert set(defaults) == set(spec)
+
+
+def test_lockout_already_in_the_users_file_is_refused_and_the_file_kept(run):
+    settings = run.home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    original = '{\n  "forceLoginMethod": "claudeai"\n}\n'
+    settings.write_text(original)
+    rc, out = run()
+    assert rc != 0
+    assert str(settings) + ": validate failed" in out and "locked out of the gateway" in out
+    assert settings.read_text() == original
