@@ -167,3 +167,27 @@ def test_site_playbook_and_example_inventory_pass_syntax_check():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "playbook: " in result.stdout
+
+
+def load_yaml(relative: str):
+    return yaml.safe_load((ROOT / relative).read_text(encoding="utf-8"))
+
+
+def test_playbooks_target_the_documented_groups_gateway_first():
+    gateway, fleet, site = (load_yaml(f"playbooks/{name}.yml") for name in ("gateway", "fleet", "site"))
+    assert [play["hosts"] for play in gateway] == ["bifrost_gateways"]
+    assert [play["hosts"] for play in fleet] == ["claude_workstations"]
+    assert [play["ansible.builtin.import_playbook"] for play in site] == ["aigateway.bifrost.gateway", "aigateway.bifrost.fleet"]
+    assert fleet[0]["serial"] == "{{ fleet_serial | default([1, '10%', '100%']) }}"  # canary of one first
+    assert "fleet_max_fail_percentage" in str(fleet[0]["max_fail_percentage"])
+
+
+def test_execution_environment_definitions():
+    definition = load_yaml("execution-environment.yml")
+    assert definition["version"] == 3
+    assert definition["images"]["base_image"]["name"]
+    assert set(definition["dependencies"]) >= {"galaxy", "python", "system"}
+    meta = load_yaml("meta/execution-environment.yml")
+    for kind in ("python", "system"):
+        assert definition["dependencies"][kind] == meta["dependencies"][kind]
+        assert (ROOT / meta["dependencies"][kind]).is_file()

@@ -80,10 +80,9 @@ def test_virtual_keys_default_to_every_provider_and_link_budgets_and_rate_limits
 
 
 def test_result_is_valid_against_the_upstream_schema():
-    out = bf.bifrost_config_sections(spec(mcp_clients=[{"name": "docs", "connection_type": "http",
-                                                        "connection_string": "http://127.0.0.1:9/mcp",
-                                                        "auth_type": "headers",
-                                                        "headers": {"Authorization": "Bearer t0ken-FAKE-0123456789"}}]))
+    client = {"name": "docs", "connection_type": "http", "connection_string": "http://127.0.0.1:9/mcp",
+              "auth_type": "headers", "headers": {"Authorization": "Bearer t0ken-FAKE-0123456789"}}
+    out = bf.bifrost_config_sections(spec(mcp_clients=[client]))
     assert errors("bifrost-config", minimal_config(out)) == []
 
 
@@ -95,12 +94,16 @@ def test_explicit_provider_configs_keep_their_limits():
 
 
 def test_cloud_key_secrets_and_proxy_password_are_moved_too():
-    providers = {"bedrock": {"keys": [{"name": "aws", "value": "unused-but-secret-01",
-                                       "bedrock_key_config": {"region": "eu-west-1", "access_key": "AKIAFAKE000000000000",
-                                                              "secret_key": "bedrock-secret-FAKE-0123"}}],
-                             "proxy_config": {"type": "http", "url": "http://proxy:3128", "password": "proxy-pass-FAKE"}},
-                 "vertex": {"keys": [{"name": "gcp", "vertex_key_config": {"project_id": "p", "region": "r",
-                                                                          "auth_credentials": "{\"type\": \"sa\"}"}}]}}
+    bedrock_key = {"name": "aws", "value": "unused-but-secret-01",
+                   "bedrock_key_config": {"region": "eu-west-1", "access_key": "AKIAFAKE000000000000",
+                                          "secret_key": "bedrock-secret-FAKE-0123"}}
+    vertex_key = {"name": "gcp",
+                  "vertex_key_config": {"project_id": "p", "region": "r", "auth_credentials": '{"type": "sa"}'}}
+    providers = {
+        "bedrock": {"keys": [bedrock_key],
+                    "proxy_config": {"type": "http", "url": "http://proxy:3128", "password": "proxy-pass-FAKE"}},
+        "vertex": {"keys": [vertex_key]},
+    }
     out = bf.bifrost_config_sections(spec(providers=providers, virtual_keys=[], virtual_key_values={}))
     bedrock = out["providers"]["bedrock"]
     assert bedrock["keys"][0]["bedrock_key_config"] == {"region": "eu-west-1",

@@ -34,8 +34,8 @@ def lookup():
     return plugin
 
 
-def run(lookup, names, store_dir, declared=DECLARED):
-    return lookup.run(names, variables={}, declared=declared, store_dir=str(store_dir))
+def run(lookup, names, store_dir, declared=None):
+    return lookup.run(names, variables={}, declared=DECLARED if declared is None else declared, store_dir=str(store_dir))
 
 
 def test_declared_value_wins_and_nothing_is_stored(lookup, tmp_path):
