@@ -138,8 +138,8 @@ def render_module(path: Path) -> str:
         lines.append("|---|---|---|---|")
         for key, spec in returned.items():
             spec = spec or {}
-            lines.append("| `%s` | %s | %s | %s |" % (key, spec.get("type", ""), markup(spec.get("returned", "")),
-                                                       markup(spec.get("description"))))
+            row = (key, spec.get("type", ""), markup(spec.get("returned", "")), markup(spec.get("description")))
+            lines.append("| `%s` | %s | %s | %s |" % row)
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 

@@ -254,11 +254,7 @@ def managed_settings_content(gateway_url, options=None):
     options = options or {}
     base = gateway_base(gateway_url)
     extra = _mapping(options.get("managed_settings_content"), "claude_desktop_managed_settings_content")
-    content = _settings_with_env(
-        extra,
-        [],
-        "claude_desktop_managed_settings_content",
-    )
+    content = _settings_with_env(extra, [], "claude_desktop_managed_settings_content")
     gateway_env = {"ANTHROPIC_BASE_URL": base + "/anthropic"}
     gateway_env.update(provider_env(base, options))
     gateway_env.update(model_env(options.get("models"), "claude_desktop_models"))

@@ -55,7 +55,7 @@ def test_markdown_files_are_found():
 def test_relative_links_resolve(markdown):
     broken = []
     for target in relative_links(markdown):
-        path, _, anchor = target.partition("#")
+        path, anchor = (target.split("#", 1) + [""])[:2]
         resolved = (markdown.parent / path).resolve() if path else markdown
         if not resolved.exists():
             broken.append(target + " (no such file)")

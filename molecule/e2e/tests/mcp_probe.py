@@ -39,7 +39,7 @@ def main():
                 message = json.loads(line)
                 if message.get("id") == wanted_id:
                     return message
-            ready, _, _ = select.select([proc.stdout], [], [], 1)
+            ready = select.select([proc.stdout], [], [], 1)[0]
             if ready:
                 chunk = os.read(proc.stdout.fileno(), 65536)
                 if not chunk:
@@ -77,7 +77,7 @@ def stop(proc):
             break
         except subprocess.TimeoutExpired:
             continue
-    ready, _, _ = select.select([proc.stderr], [], [], 5)
+    ready = select.select([proc.stderr], [], [], 5)[0]
     return os.read(proc.stderr.fileno(), 1 << 20).decode(errors="replace")[-3000:] if ready else ""
 
 

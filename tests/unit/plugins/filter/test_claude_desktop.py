@@ -287,3 +287,13 @@ def test_errors_never_show_key_values():
     with pytest.raises(AnsibleFilterError) as info:
         plan([{"name": "a", "virtual_key": KEY, "settings": {"forceLoginMethod": "claudeai"}}])
     assert KEY not in str(info.value)
+
+
+def test_env_precedence():
+    user = {"name": "a", "virtual_key": KEY, "env": {"X": "user-env"},
+            "settings": {"env": {"X": "user-settings", "ANTHROPIC_BASE_URL": "http://elsewhere/anthropic", "Y": "s"}}}
+    env = plan([user], env={"X": "global-env", "Z": "g"}, settings={"env": {"X": "global-settings"}})[
+        "settings_files"][0]["content"]["env"]
+    assert env["X"] == "user-env" and env["Z"] == "g" and env["Y"] == "s"
+    assert env["ANTHROPIC_BASE_URL"] == GW + "/anthropic"  # the gateway entries win over settings.env
+    assert list(env)[:2] == ["ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"]
