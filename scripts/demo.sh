@@ -5,6 +5,8 @@
 #
 #   BIFROST_BINARY=/path/to/bifrost-http make demo    install this real binary (pinned to its SHA-256)
 #   DEMO_SKIP_DOWNLOAD=1 make demo                    do not try the download site (use the test stand-in)
+# The real Bifrost also fetches pricing datasheets from getbifrost.ai at start-up; without them (and without
+# bifrost_datasheet_files) it does not start, so BIFROST_BINARY on a machine without internet needs those too.
 #
 # Run by the Makefile after `venv lab collection`, with scripts/env.sh sourced.
 set -euo pipefail
@@ -16,18 +18,29 @@ version=$(python3 -c 'import yaml; print(yaml.safe_load(open("roles/bifrost/defa
 case "$(uname -m)" in aarch64 | arm64) arch=arm64 ;; *) arch=amd64 ;; esac
 url="https://downloads.getmaxim.ai/bifrost/${version}/linux/${arch}/bifrost-http"
 
+reachable() {  # a HEAD request with a short timeout (curl may be missing on a fresh machine)
+  if command -v curl >/dev/null; then
+    curl -sfI --max-time 5 -o /dev/null "$1"
+  else
+    python3 -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], method="HEAD"), timeout=5)' "$1" 2>/dev/null
+  fi
+}
+
 if [ -n "${BIFROST_BINARY:-}" ]; then
   [ -f "$BIFROST_BINARY" ] || { echo "BIFROST_BINARY=$BIFROST_BINARY: no such file" >&2; exit 2; }
   DEMO_BIFROST_BINARY=$(realpath "$BIFROST_BINARY")
   export DEMO_BIFROST_MODE=file DEMO_BIFROST_BINARY
   what="the real Bifrost from $DEMO_BIFROST_BINARY (pinned to its SHA-256)"
-elif [ -z "${DEMO_SKIP_DOWNLOAD:-}" ] && curl -sfI --max-time 5 -o /dev/null "$url"; then
+elif [ -z "${DEMO_SKIP_DOWNLOAD:-}" ] && reachable "$url"; then
   export DEMO_BIFROST_MODE=download
   what="the real Bifrost ${version}, downloaded from $url (no checksum pinned: upstream publishes none)"
 else
   export DEMO_BIFROST_MODE=standin
+  why="is not reachable from here"
+  [ -z "${DEMO_SKIP_DOWNLOAD:-}" ] || why="was not tried (DEMO_SKIP_DOWNLOAD)"
   what="the TEST STAND-IN of bifrost-http (tests/bifrost_standin/), NOT the real Bifrost: its download site
-          ($url) is not reachable from here. Give a real binary with BIFROST_BINARY=/path/to/bifrost-http"
+                 ($url) $why.
+                 Give a real binary with BIFROST_BINARY=/path/to/bifrost-http"
 fi
 export DEMO_BIFROST_VERSION=$version
 
@@ -53,7 +66,7 @@ echo "================================================ summary =================
 cat "$SUMMARY"
 cat <<EOF
 ==========================================================================================================
-The lab is still running. Look around:   source scripts/env.sh && podman exec -it demo-ws1 runuser -u alice -- bash
+The lab is still running. Look around:   source scripts/env.sh && podman exec -it demo-ws1 runuser -l alice
 Run the playbook again (no changes):     source scripts/env.sh && molecule converge -s demo
 Remove the lab:                          source scripts/env.sh && molecule destroy -s demo
 EOF

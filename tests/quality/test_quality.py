@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # ansible-test runs from its own virtual environment (made by `make venv`), so that its pinned sanity requirements
 # never mix with the tool set in .venv.
 ANSIBLE_TEST = str(ROOT / ".cache" / "sanity-venv" / "bin" / "ansible-test")
-ROLES = sorted(p.name for p in (ROOT / "roles").glob("*/meta/argument_specs.yml"))
+ROLES = sorted(p.parents[1].name for p in (ROOT / "roles").glob("*/meta/argument_specs.yml"))
 
 
 def run(cmd, cwd=ROOT, timeout=1800, env=None):

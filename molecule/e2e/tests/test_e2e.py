@@ -41,6 +41,18 @@ def test_gateway_service_is_up_and_reachable_from_the_workstation(gateway, works
     assert json.loads(health.stdout)["status"] == "ok"
 
 
+def test_gateway_holds_the_users_keys_only_in_its_root_only_environment_file(gateway, workstation):
+    config_text = gateway.file("/var/lib/bifrost/config.json").content_string
+    assert errors("bifrost-config", json.loads(config_text)) == []
+    env_file = gateway.file("/etc/bifrost/bifrost.env")
+    assert (env_file.user, env_file.mode) == ("root", 0o600)
+    env_text = env_file.content_string
+    for user in ("alice", "bob"):
+        token = user_json(workstation, SETTINGS.format(user=user))["env"]["ANTHROPIC_AUTH_TOKEN"]
+        assert token not in config_text
+        assert "BIFROST_VK_%s=" % user.upper() in env_text and token in env_text
+
+
 @pytest.mark.parametrize("user", ["alice", "bob", "carol"])
 def test_settings_file_belongs_to_the_user_and_follows_the_schema(workstation, user):
     settings = workstation.file(SETTINGS.format(user=user))
