@@ -111,3 +111,27 @@ def test_role_documentation_lists_every_variable(role):
     assert rc == 0, out
     missing = [name for name in spec_options_of(role) if name not in out]
     assert not missing, f"ansible-doc -t role aigateway.bifrost.{role} does not show {missing}"
+
+
+def filter_names() -> list[str]:
+    import importlib
+
+    names = []
+    for path in sorted((ROOT / "plugins" / "filter").glob("*.py")):
+        plugin = importlib.import_module(f"ansible_collections.aigateway.bifrost.plugins.filter.{path.stem}")
+        names.extend(plugin.FilterModule().filters())
+    return sorted(names)
+
+
+@pytest.mark.parametrize(
+    "plugin",
+    [("filter", name) for name in filter_names()]
+    + [("lookup", p.stem) for p in sorted((ROOT / "plugins" / "lookup").glob("*.py"))]
+    + [("module", p.stem) for p in sorted((ROOT / "plugins" / "modules").glob("*.py"))],
+    ids="-".join,
+)
+def test_every_plugin_is_documented(plugin):
+    kind, name = plugin
+    rc, out = run(["ansible-doc", "-t", kind, f"aigateway.bifrost.{name}"])
+    assert rc == 0 and "ERROR" not in out, out[-3000:]
+    assert "EXAMPLES" in out and ("RETURN" in out), out[-3000:]
