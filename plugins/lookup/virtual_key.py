@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: virtual_key
-author: aigateway.bifrost developers
+author: aigateway.bifrost developers (@aigateway)
 version_added: 1.0.0
 short_description: Resolve a Bifrost virtual key value by name, generating and storing it on the controller when needed
 description:
