@@ -42,6 +42,7 @@ def main(argv):
         ns = sorted(set(row["n"] for row in rows if row["forks"] == forks))
         axis.set_xticks(ns)
         axis.set_xticklabels([str(n) for n in ns])
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         axis.set_xlabel("hosts (N)")
         axis.set_title("forks %d" % forks)
         axis.grid(True, which="both", alpha=0.3)
