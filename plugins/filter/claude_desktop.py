@@ -379,6 +379,9 @@ def claude_desktop_plan(users, os_family, gateway_url, keys=None, accounts=None,
             mode = "0600"
 
         attributes = {"owner": owner, "group": group, "mode": mode}
+        if kind != "windows":
+            # One json_merge run writes every file of the host, so each entry says how to create its directories.
+            attributes["dir_mode"] = "0700"
         settings = user_settings_content(user, key, base, options)
         secrets = ["env." + k for k in ["ANTHROPIC_AUTH_TOKEN"] + secret_env if k in settings["env"]]
         plan["settings_files"].append(dict(attributes, path=paths["settings"], content=settings, secret_keys=sorted(set(secrets))))
@@ -405,6 +408,8 @@ def claude_desktop_plan(users, os_family, gateway_url, keys=None, accounts=None,
             "owner": owner, "group": group, "mode": mode,
             "secret_keys": sorted(set("env." + k for k in ["ANTHROPIC_AUTH_TOKEN"] + secret_env if k in content["env"])),
         })
+        if kind != "windows":
+            plan["managed_files"][-1]["dir_mode"] = "0755"
     return plan
 
 

@@ -60,6 +60,9 @@ options:
       mode:
         description: The mode of this file, overriding O(mode).
         type: raw
+      dir_mode:
+        description: The mode of the parent directories created for this file, overriding O(dir_mode).
+        type: raw
       secret_keys:
         description: Key paths masked for this file, in addition to O(secret_keys).
         type: list
@@ -317,9 +320,10 @@ FILE_ENTRY_OPTIONS = dict(
     owner=dict(type="str"),
     group=dict(type="str"),
     mode=dict(type="raw"),
+    dir_mode=dict(type="raw"),
     secret_keys=dict(type="list", elements="str", default=[], no_log=False),
 )
-ATTRIBUTE_OPTIONS = ("owner", "group", "mode")
+ATTRIBUTE_OPTIONS = ("owner", "group", "mode", "dir_mode")
 
 
 class FileError(Exception):
@@ -354,7 +358,7 @@ def missing_directories(directory):
 def create_directories(module, directories, attributes):
     for directory in directories:
         os.mkdir(directory, 0o700)
-        module.set_mode_if_different(directory, module.params["dir_mode"], False)
+        module.set_mode_if_different(directory, attributes["dir_mode"], False)
         module.set_owner_if_different(directory, attributes["owner"], False)
         module.set_group_if_different(directory, attributes["group"], False)
 

@@ -119,7 +119,7 @@ def test_converges_idempotently_with_keys_masked(run):
 def test_check_mode_writes_nothing_and_absent_removes_what_was_added(run):
     rc, out = run(check=True)
     assert rc == 0, out[-3000:]
-    assert recap_changed(out) >= 2
+    assert recap_changed(out) >= 1  # the one json_merge task for all files
     assert not (run.home / ".claude").exists()
     assert not run.managed.exists()
 
