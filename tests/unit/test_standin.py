@@ -152,9 +152,21 @@ class Standin(Process):
     def call(self, method, path, body=None, headers=None):
         return call(self.port, method, path, body, headers)
 
-    def requests_log(self):
-        text = (self.app_dir / "requests.log").read_text(encoding="utf-8")
-        return text, [json.loads(line) for line in text.splitlines()]
+    def requests_log(self, at_least=0, timeout=10.0):
+        """The log's text and entries, once it holds at least `at_least` entries and has stopped growing.
+
+        The stand-in writes a request's line after it has answered (as a gateway logs asynchronously), so a client
+        can read the log before the line of its last request is there, and two quick requests may log out of order.
+        """
+        deadline = time.monotonic() + timeout
+        previous = None
+        while True:
+            path = self.app_dir / "requests.log"
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            if (text == previous and text.count("\n") >= at_least) or time.monotonic() > deadline:
+                return text, [json.loads(line) for line in text.splitlines()]
+            previous = text
+            time.sleep(0.2)
 
 
 class FakeProviderProcess(Process):
@@ -679,15 +691,19 @@ def test_metrics_counters(gateway):
 
 
 def test_request_log_has_names_never_keys(gateway):
+    before = len(gateway.requests_log()[1])
     gateway.call("POST", "/anthropic/v1/messages?beta=true", MESSAGE, {"x-bf-vk": VK_PLAIN})
     gateway.call("POST", "/anthropic/v1/messages", MESSAGE, {"x-api-key": "sk-bf-unknown0000000000000000000000000000000"})
     gateway.call("GET", "/api/providers", headers=ADMIN)
-    text, entries = gateway.requests_log()
+    text, entries = gateway.requests_log(at_least=before + 3)
     for entry in entries:
         assert set(entry) == {"time", "method", "path", "status", "virtual_key", "provider", "model"}
+    mine = entries[before:]
+    assert len(mine) == 3, mine
+    by_status = {entry["status"]: entry for entry in mine if entry["path"] == "/anthropic/v1/messages"}
     assert {"method": "POST", "path": "/anthropic/v1/messages", "status": 200, "virtual_key": "plain", "provider": "anthropic",
-            "model": "claude-sonnet-4-6"}.items() <= entries[-3].items()
-    assert entries[-2]["status"] == 401 and entries[-2]["virtual_key"] is None
-    assert entries[-1]["path"] == "/api/providers" and entries[-1]["status"] == 200
+            "model": "claude-sonnet-4-6"}.items() <= by_status[200].items()
+    assert by_status[401]["virtual_key"] is None
+    assert [entry["status"] for entry in mine if entry["path"] == "/api/providers"] == [200]
     for secret in SECRETS + ("sk-bf-unknown", basic(ADMIN_USER, ADMIN_PASSWORD)):
         assert secret not in text
