@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,18 @@ def workstation():
 def read_json_lines(host, path: str) -> list[dict]:
     text = host.check_output("cat %s", path) if host.file(path).exists else ""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def settled_json_lines(host, path: str, timeout: float = 15.0) -> list[dict]:
+    """The log once it has stopped growing: a gateway writes a request's line after it has answered the client."""
+    deadline = time.monotonic() + timeout
+    previous = read_json_lines(host, path)
+    while True:
+        time.sleep(0.5)
+        current = read_json_lines(host, path)
+        if current == previous or time.monotonic() > deadline:
+            return current
+        previous = current
 
 
 def user_json(host, path: str) -> dict:

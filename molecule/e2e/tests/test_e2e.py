@@ -15,7 +15,7 @@ from conftest import (
     REQUEST_LOG,
     SCENARIO,
     UPSTREAM_LOG,
-    read_json_lines,
+    settled_json_lines,
     run_claude,
     user_json,
 )
@@ -71,20 +71,20 @@ def test_each_user_has_their_own_key(workstation):
 
 @pytest.mark.parametrize("user", ["alice", "bob"])
 def test_claude_answers_through_the_gateway_with_the_users_key(gateway, workstation, svars, user):
-    requests_before = len(read_json_lines(gateway, REQUEST_LOG))
-    upstream_before = len(read_json_lines(gateway, UPSTREAM_LOG))
+    requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
+    upstream_before = len(settled_json_lines(gateway, UPSTREAM_LOG))
 
     result = run_claude(workstation, user, "Say hello in five words.")
 
     assert result.rc == 0, result.stdout + result.stderr
     assert svars["e2e_fake_provider_reply"] in result.stdout
-    arrived = read_json_lines(gateway, REQUEST_LOG)[requests_before:]
+    arrived = settled_json_lines(gateway, REQUEST_LOG)[requests_before:]
     messages = [entry for entry in arrived if entry["path"] == "/anthropic/v1/messages"]
     assert messages, arrived
     assert {entry["virtual_key"] for entry in messages} == {user}
     assert {entry["status"] for entry in messages} == {200}
     # The gateway forwarded it with the provider key (never the user's virtual key), and the model the role pinned.
-    upstream = read_json_lines(gateway, UPSTREAM_LOG)[upstream_before:]
+    upstream = settled_json_lines(gateway, UPSTREAM_LOG)[upstream_before:]
     assert [entry["path"] for entry in upstream] == ["/v1/messages"] * len(messages)
     token = user_json(workstation, SETTINGS.format(user=user))["env"]["ANTHROPIC_AUTH_TOKEN"]
     provider_key = sha256_prefix(svars["e2e_anthropic_key"])
@@ -95,8 +95,8 @@ def test_claude_answers_through_the_gateway_with_the_users_key(gateway, workstat
 
 
 def test_a_key_the_gateway_does_not_know_gets_an_authentication_error(gateway, workstation, svars):
-    requests_before = len(read_json_lines(gateway, REQUEST_LOG))
-    upstream_before = len(read_json_lines(gateway, UPSTREAM_LOG))
+    requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
+    upstream_before = len(settled_json_lines(gateway, UPSTREAM_LOG))
 
     result = run_claude(workstation, "carol", "Say hello in five words.")
 
@@ -104,12 +104,12 @@ def test_a_key_the_gateway_does_not_know_gets_an_authentication_error(gateway, w
     assert result.rc != 0, output
     assert svars["e2e_fake_provider_reply"] not in output
     assert re.search(r"401|authenticat|api key", output, re.IGNORECASE), output
-    arrived = read_json_lines(gateway, REQUEST_LOG)[requests_before:]
+    arrived = settled_json_lines(gateway, REQUEST_LOG)[requests_before:]
     refused = [entry for entry in arrived if entry["path"] == "/anthropic/v1/messages"]
     assert refused, arrived
     assert {entry["status"] for entry in refused} == {401}
     assert {entry["virtual_key"] for entry in refused} == {None}
-    assert read_json_lines(gateway, UPSTREAM_LOG)[upstream_before:] == []
+    assert settled_json_lines(gateway, UPSTREAM_LOG)[upstream_before:] == []
 
 
 def test_chat_tab_entry_lists_the_gateway_tools_through_mcp_remote(gateway, workstation):
@@ -118,7 +118,7 @@ def test_chat_tab_entry_lists_the_gateway_tools_through_mcp_remote(gateway, work
     assert workstation.file(desktop).mode == 0o600
     entry = config["mcpServers"]["bifrost"]
     assert "mcp-remote" in entry["args"]
-    requests_before = len(read_json_lines(gateway, REQUEST_LOG))
+    requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
 
     probe = (Path(__file__).parent / "mcp_probe.py").read_text(encoding="utf-8")
     home = workstation.check_output("runuser -u alice -- mktemp -d")  # keeps ~/.mcp-auth out of the real home
@@ -132,7 +132,7 @@ def test_chat_tab_entry_lists_the_gateway_tools_through_mcp_remote(gateway, work
     assert "result" in answer["initialize"], answer
     names = [tool["name"] for tool in answer["tools_list"]["result"]["tools"]]
     assert "echo" in names
-    arrived = read_json_lines(gateway, REQUEST_LOG)[requests_before:]
+    arrived = settled_json_lines(gateway, REQUEST_LOG)[requests_before:]
     tools_calls = [entry for entry in arrived if entry["path"] == "/mcp" and entry["method"] == "POST"]
     assert tools_calls, arrived
     assert {entry["virtual_key"] for entry in tools_calls} == {"alice"}
