@@ -13,12 +13,10 @@ import threading
 
 import pytest
 from ansible.errors import AnsibleError, AnsibleLookupError
-from ansible.plugins.loader import init_plugin_loader, lookup_loader
+from ansible.plugins.loader import lookup_loader
 
-# Install Ansible's collection finder first, as a playbook run does, so the plugin loads by its FQCN.
-init_plugin_loader()
-
-from ansible_collections.aigateway.bifrost.plugins.lookup import virtual_key  # noqa: E402
+# tests/conftest.py has installed Ansible's collection finder, as a playbook run does, so the plugin loads by its FQCN.
+from ansible_collections.aigateway.bifrost.plugins.lookup import virtual_key
 
 DECLARED = [
     {"name": "alice", "value": "sk-bf-declared-alice"},
