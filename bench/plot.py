@@ -8,13 +8,8 @@ from __future__ import annotations
 import json
 import sys
 
-LABELS = {
-    "ping": "(a) ping",
-    "naive": "(b) naive template",
-    "safe": "(c) slurp+combine+copy",
-    "role": "(d) role, first run",
-    "rerun": "(e) role, re-run",
-}
+from report import NAMES  # the variants' names, as in the report's tables
+
 STYLES = {"ping": "k:", "naive": "C1--", "safe": "C3-.", "role": "C0-", "rerun": "C2-"}
 
 
@@ -31,7 +26,7 @@ def main(argv):
     forks_list = sorted(set(row["forks"] for row in rows))
     figure, axes = plt.subplots(1, len(forks_list), figsize=(6 * len(forks_list), 4.5), squeeze=False, sharey=True)
     for axis, forks in zip(axes[0], forks_list):
-        for variant, label in LABELS.items():
+        for variant, label in NAMES.items():
             points = sorted((row["n"], row["per_host"]) for row in rows if row["forks"] == forks and row["variant"] == variant)
             if points:
                 axis.plot([p[0] for p in points], [p[1] for p in points], STYLES[variant], marker="o", label=label)

@@ -26,13 +26,6 @@ import fleet
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PLAYBOOKS = BENCH / "playbooks"
-VARIANTS = (
-    ("ping", "ping.yml", "(a) ping (floor)"),
-    ("naive", "naive.yml", "(b) naive template per user"),
-    ("safe", "safe.yml", "(c) slurp + combine + copy"),
-    ("role", "role.yml", "(d) role, first run"),
-    ("rerun", "role.yml", "(e) role, nothing to change"),
-)
 
 
 def parse_args(argv=None):
