@@ -105,6 +105,9 @@ def render(results, summary):
     lines = [BEGIN, ""]
     lines.append("Run of %s to %s: `bench/run.sh %s` (raw results in `bench/results/`, not committed)." % (
         results.get("started"), results.get("finished", "(unfinished)"), " ".join(results.get("argv", []))))
+    for resumed in results.get("resumed", []):
+        lines.append("Interrupted and resumed (`bench/run.sh --resume`) at %s, load %s; the rows measured before and after "
+                     "are from the same code." % (resumed.get("at"), " / ".join(str(value) for value in resumed.get("load", []))))
     codes = sorted(set(row.get("code") for row in results.get("rows", []) if row["variant"] in ("role", "rerun")))
     if len(codes) > 1:
         lines.append("")
@@ -188,16 +191,17 @@ def render(results, summary):
         lines.append("Tasks and module runs per host (a task that is skipped still costs a worker process per host); "
                      "AnsiballZ payload size of each module (pipelining off, remote files kept).")
         lines.append("")
-        lines.append("| Variant | tasks/host (skipped) | module runs/host | modules: runs (AnsiballZ kB) |")
-        lines.append("|---|---:|---:|---|")
+        lines.append("| Variant | tasks/host (skipped) | tasks once per play | module runs/host | modules: runs (AnsiballZ kB) |")
+        lines.append("|---|---:|---:|---:|---|")
         for variant, entry in profile.items():
-            lines.append("| %s | %d (%d) | %d | %s |" % (
-                NAMES.get(variant, variant), entry["tasks"], entry["tasks_skipped"], entry["module_runs"],
+            lines.append("| %s | %d (%d) | %d | %d | %s |" % (
+                NAMES.get(variant, variant), entry["tasks"], entry["tasks_skipped"], entry.get("tasks_once", 0),
+                entry["module_runs"],
                 ", ".join("%s: %d (%.0f)" % (name, module["runs"], module["bytes"] / 1024.0)
                           for name, module in sorted(entry["modules"].items()))))
         if "role" in profile:
             lines.append("")
-            lines.append("Role tasks per host: " + "; ".join("`%s`" % _task_name(name) for name in profile["role"]["task_names"])
+            lines.append("Role tasks: " + "; ".join("`%s`" % _task_name(name) for name in profile["role"]["task_names"])
                          + ".")
     biggest = max((row for row in results.get("rows", []) if row["variant"] == "role"),
                   key=lambda row: (row["n"], -row["forks"]), default=None)

@@ -38,9 +38,9 @@ def parse_args(argv=None):
                         help="which of ping,naive,safe,role to run (role includes the re-run)")
     parser.add_argument("--big-n-forks", default="",
                         help="forks settings used for the largest N only (default: all of --forks)")
-    parser.add_argument("--baseline-n", default="50,200",
-                        help="fleet sizes at which the naive (b) and safe (c) variants run (default: 50,200; 'all' for "
-                             "every N); they cost 14 and 21 module runs per host, the bulk of a full run")
+    parser.add_argument("--baseline-n", default="all",
+                        help="fleet sizes at which the naive (b) and safe (c) variants run (default: all of --n); they "
+                             "cost 14 and 21 module runs per host, the bulk of a full run, and run last at the largest N")
     parser.add_argument("--strategy", default="linear", help="Ansible strategy (default: linear)")
     parser.add_argument("--no-pipelining", dest="pipelining", action="store_false", help="turn SSH/local pipelining off")
     parser.add_argument("--reps", type=int, default=1, help="repetitions of each measurement; the median is reported")
@@ -49,6 +49,9 @@ def parse_args(argv=None):
     parser.add_argument("--no-docs", dest="docs", action="store_false",
                         help="do not rewrite docs/performance.md and docs/performance.png")
     parser.add_argument("--keep-fleet", action="store_true", help="keep the fleet directories after the run")
+    parser.add_argument("--resume", metavar="DIR",
+                        help="finish an interrupted run in DIR with its own options: measure only the cells its "
+                             "results.json does not have (refused if the code under test changed since)")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.forks, args.merge_reps, args.baseline_n = "20", "10", 3, "all"
@@ -146,8 +149,8 @@ def sample_hosts(count):
     return sorted(set([names[0], names[len(names) // 2], names[-1]]))
 
 
-def measure_cell(out, args, count, forks, inventory, fleet_dir):
-    """All variants for one fleet size and forks setting, on the same fleet."""
+def measure_cell(out, args, count, forks, variants, inventory, fleet_dir):
+    """The given variants for one fleet size and forks setting, on the same fleet."""
     rows = []
     samples = sample_hosts(count)
 
@@ -172,18 +175,17 @@ def measure_cell(out, args, count, forks, inventory, fleet_dir):
         return result
 
     fleet.seed(fleet_dir, count)
-    if "ping" in args.variants:
+    if "ping" in variants:
         record("ping", repeated("ping", "ping.yml", False))
-    baseline = count in args.baseline_n
-    if "naive" in args.variants and baseline:
+    if "naive" in variants:
         result = repeated("naive", "naive.yml", True)
         result["check"] = fleet.check_hosts(fleet_dir, samples)
         record("naive", result)
-    if "safe" in args.variants and baseline:
+    if "safe" in variants:
         result = repeated("safe", "safe.yml", True)
         result["check"] = fleet.check_hosts(fleet_dir, samples)
         record("safe", result)
-    if "role" in args.variants:
+    if "role" in variants:
         first, again = [], []
         for rep in range(args.reps):
             fleet.seed(fleet_dir, count)
@@ -197,6 +199,21 @@ def measure_cell(out, args, count, forks, inventory, fleet_dir):
             result["reps_wall"] = [item["wall"] for item in results]
             record(variant, result)
     return rows
+
+
+def cell_plan(args):
+    """(N, forks, variants) in the order they run. The two slow comparison variants at the largest N come last: they
+    take longer than everything else together, and an interrupted run then already holds every other row."""
+    biggest = max(args.n)
+    cells, deferred = [], []
+    for count in args.n:
+        for forks in args.big_n_forks if count == biggest else args.forks:
+            variants = [variant for variant in args.variants if variant not in ("naive", "safe") or count in args.baseline_n]
+            slow = [variant for variant in variants if variant in ("naive", "safe")] if count == biggest else []
+            cells.append((count, forks, [variant for variant in variants if variant not in slow]))
+            if slow:
+                deferred.append((count, forks, slow))
+    return [cell for cell in cells + deferred if cell[2]]
 
 
 def profile(out, args):
@@ -231,18 +248,22 @@ def profile(out, args):
             name = payload.name[len("AnsiballZ_"):-len(".py")]
             entry = modules.setdefault(name, {"runs": 0, "bytes": payload.stat().st_size if payload.exists() else 0})
             entry["runs"] += 1
-        tasks = [task for task in result["tasks"] if task["ok"] + task["failed"] + task["skipped"]]
+        ran = [task for task in result["tasks"] if task["ok"] + task["failed"] + task["skipped"]]
+        tasks = [task for task in ran if not task.get("run_once")]
         found[variant] = {
             "rc": result["rc"],
             "module_runs": sum(entry["runs"] for entry in modules.values()),
             "modules": modules,
             "tasks": len(tasks),
             "tasks_skipped": sum(1 for task in tasks if task["skipped"] and not task["ok"]),
-            "task_names": ["%s [%s]%s" % (task["name"], task["action"], " (skipped)" if task["skipped"] else "")
-                           for task in tasks],
+            "tasks_once": len(ran) - len(tasks),
+            "task_names": ["%s [%s]%s%s" % (task["name"], task["action"], " (once per play)" if task.get("run_once") else "",
+                                            " (skipped)" if task["skipped"] else "")
+                           for task in ran],
         }
-        print("[profile] %-5s tasks/host %d (skipped %d), module runs/host %d: %s" % (
-            variant, found[variant]["tasks"], found[variant]["tasks_skipped"], found[variant]["module_runs"],
+        print("[profile] %-5s tasks/host %d (skipped %d) + %d once per play, module runs/host %d: %s" % (
+            variant, found[variant]["tasks"], found[variant]["tasks_skipped"], found[variant]["tasks_once"],
+            found[variant]["module_runs"],
             ", ".join("%s x%d (%d kB)" % (name, entry["runs"], entry["bytes"] // 1024) for name, entry in modules.items())),
             flush=True)
     shutil.rmtree(directory / "remote-tmp", ignore_errors=True)
@@ -294,33 +315,54 @@ def environment(args, settings):
 
 def main(argv=None):
     args = parse_args(argv)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = Path(args.out) if args.out else BENCH / "results" / stamp
-    out.mkdir(parents=True, exist_ok=True)
-    out = out.resolve()
-    settings = write_ansible_cfg(out, args)
-    results = {
-        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "argv": sys.argv[1:],
-        "quick": args.quick,
-        "environment": environment(args, settings),
-        "load_start": load(),
-        "uptime_start": subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip(),
-    }
-    print("bench: results in %s" % out, flush=True)
-    results["json_merge_5mb"] = merge_benchmark(args)
-    results["profile"] = profile(out, args)
+    if args.resume:
+        out = Path(args.resume).resolve()
+        results = json.loads((out / "results.json").read_text())
+        args = parse_args(results["argv"])
+        recorded = set(row["code"] for row in results.get("rows", []))
+        if recorded and recorded != set([code_version()]):
+            raise SystemExit("bench: the code under test changed since %s was started (digest %s, now %s); start a new "
+                             "run" % (out, ", ".join(sorted(recorded)), code_version()))
+        results.setdefault("resumed", []).append(
+            {"at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "load": load()})
+        settings = results["environment"]["ansible_cfg"]
+        print("bench: resuming %s" % out, flush=True)
+    else:
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        out = Path(args.out) if args.out else BENCH / "results" / stamp
+        out.mkdir(parents=True, exist_ok=True)
+        out = out.resolve()
+        settings = write_ansible_cfg(out, args)
+        results = {
+            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "argv": sys.argv[1:] if argv is None else list(argv),
+            "quick": args.quick,
+            "environment": environment(args, settings),
+            "load_start": load(),
+            "uptime_start": subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip(),
+        }
+        print("bench: results in %s" % out, flush=True)
+    if "json_merge_5mb" not in results:
+        results["json_merge_5mb"] = merge_benchmark(args)
+    if "profile" not in results:
+        results["profile"] = profile(out, args)
 
-    rows = []
+    rows = results.get("rows", [])
+    done = set((row["n"], row["forks"], row["variant"]) for row in rows)
     fleet_dir = out / "fleet"
-    for count in args.n:
+    for count, forks, variants in cell_plan(args):
+        # The role's row pair is measured together: a missing re-run repeats both.
+        todo = [variant for variant in variants
+                if (count, forks, variant) not in done or (variant == "role" and (count, forks, "rerun") not in done)]
+        if not todo:
+            continue
         inventory = out / ("inventory-%d.json" % count)
         fleet.write_inventory(inventory, fleet_dir, count, sys.executable)
-        forks_list = args.big_n_forks if count == max(args.n) else args.forks
-        for forks in forks_list:
-            rows.extend(measure_cell(out, args, count, forks, inventory, fleet_dir))
-            results["rows"] = rows
-            (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+        rows = [row for row in rows if not (row["n"] == count and row["forks"] == forks and
+                                            (row["variant"] in todo or (row["variant"] == "rerun" and "role" in todo)))]
+        rows.extend(measure_cell(out, args, count, forks, todo, inventory, fleet_dir))
+        results["rows"] = rows
+        (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     if not args.keep_fleet:
         shutil.rmtree(fleet_dir, ignore_errors=True)
     results["rows"] = rows

@@ -55,7 +55,8 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._close()
-        self.current = dict(name=task.get_name(), action=task.action, start=time.time())
+        # run_once tasks run for one host and count once per play, not per host.
+        self.current = dict(name=task.get_name(), action=task.action, run_once=task.run_once is True, start=time.time())
         self.current.update((kind, 0) for kind in COUNTS)
 
     def v2_playbook_on_handler_task_start(self, task):
