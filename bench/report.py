@@ -99,12 +99,24 @@ def _yes(value):
     return "yes" if value else "**no**"
 
 
+def _baseline_n(results):
+    """The N at which (b) and (c) were measured, and those the run planned but has not measured (yet)."""
+    planned = results.get("environment", {}).get("baseline_n", [])
+    measured = sorted(set(row["n"] for row in results.get("rows", []) if row["variant"] in ("naive", "safe")))
+    text = ", ".join(str(value) for value in measured) or "none"
+    missing = [value for value in planned if value not in measured]
+    if missing:
+        text += " (not measured: %s; the run %s)" % (", ".join(str(value) for value in missing),
+                                                     "had not reached them" if "finished" not in results else "skipped them")
+    return text
+
+
 def render(results, summary):
     """The generated Markdown (between the markers in docs/performance.md)."""
     environment = results.get("environment", {})
     lines = [BEGIN, ""]
-    lines.append("Run of %s to %s: `bench/run.sh %s` (raw results in `bench/results/`, not committed)." % (
-        results.get("started"), results.get("finished", "(unfinished)"), " ".join(results.get("argv", []))))
+    lines.append("Run of %s to %s: `%s` (raw results in `bench/results/`, not committed)." % (
+        results.get("started"), results.get("finished", "(unfinished)"), " ".join(["bench/run.sh"] + results.get("argv", []))))
     for resumed in results.get("resumed", []):
         lines.append("Interrupted and resumed (`bench/run.sh --resume`) at %s, load %s; the rows measured before and after "
                      "are from the same code." % (resumed.get("at"), " / ".join(str(value) for value in resumed.get("load", []))))
@@ -127,7 +139,7 @@ def render(results, summary):
         ("Forks", ", ".join(str(value) for value in environment.get("forks", []))
          + ("" if environment.get("big_n_forks") == environment.get("forks")
             else " (largest N: %s)" % ", ".join(str(value) for value in environment.get("big_n_forks", [])))),
-        ("(b) and (c) measured at N", ", ".join(str(value) for value in environment.get("baseline_n", []))),
+        ("(b) and (c) measured at N", _baseline_n(results)),
         ("Fact gathering", environment.get("fact_gathering")),
         ("Gateway health check", environment.get("health_check")),
         ("Repetitions", "%s per measurement (median)" % environment.get("reps")),
