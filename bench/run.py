@@ -325,7 +325,6 @@ def main(argv=None):
                              "run" % (out, ", ".join(sorted(recorded)), code_version()))
         results.setdefault("resumed", []).append(
             {"at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "load": load()})
-        settings = results["environment"]["ansible_cfg"]
         print("bench: resuming %s" % out, flush=True)
     else:
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -356,10 +355,10 @@ def main(argv=None):
                 if (count, forks, variant) not in done or (variant == "role" and (count, forks, "rerun") not in done)]
         if not todo:
             continue
+        stale = set((count, forks, variant) for variant in todo + (["rerun"] if "role" in todo else []))
         inventory = out / ("inventory-%d.json" % count)
         fleet.write_inventory(inventory, fleet_dir, count, sys.executable)
-        rows = [row for row in rows if not (row["n"] == count and row["forks"] == forks and
-                                            (row["variant"] in todo or (row["variant"] == "rerun" and "role" in todo)))]
+        rows = [row for row in rows if (row["n"], row["forks"], row["variant"]) not in stale]
         rows.extend(measure_cell(out, args, count, forks, todo, inventory, fleet_dir))
         results["rows"] = rows
         (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
