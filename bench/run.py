@@ -149,15 +149,15 @@ def sample_hosts(count):
     return sorted(set([names[0], names[len(names) // 2], names[-1]]))
 
 
-def measure_cell(out, args, count, forks, variants, inventory, fleet_dir):
-    """The given variants for one fleet size and forks setting, on the same fleet."""
-    rows = []
+def measure_cell(out, args, count, forks, variants, inventory, fleet_dir, save):
+    """The given variants for one fleet size and forks setting, on the same fleet. Each row goes to save() as soon as it
+    is measured, so an interrupted run keeps it."""
     samples = sample_hosts(count)
 
     def record(variant, result):
         result.update(variant=variant, n=count, forks=forks, per_host=round(result["wall"] / count, 4),
                       cpu_per_host=round(result["cpu"] / count, 4), code=code_version())
-        rows.append(result)
+        save(result)
         status = "ok" if result["rc"] == 0 else "FAILED rc=%d (see %s)" % (result["rc"], result["log"])
         print("[N=%d forks=%d] %-5s %8.1f s wall  %.3f s/host  cpu %.1f s  changed hosts %s  %s" % (
             count, forks, variant, result["wall"], result["per_host"], result["cpu"], result["changed_hosts"], status),
@@ -198,7 +198,6 @@ def measure_cell(out, args, count, forks, variants, inventory, fleet_dir):
             result = results[len(results) // 2]
             result["reps_wall"] = [item["wall"] for item in results]
             record(variant, result)
-    return rows
 
 
 def cell_plan(args):
@@ -359,9 +358,13 @@ def main(argv=None):
         inventory = out / ("inventory-%d.json" % count)
         fleet.write_inventory(inventory, fleet_dir, count, sys.executable)
         rows = [row for row in rows if (row["n"], row["forks"], row["variant"]) not in stale]
-        rows.extend(measure_cell(out, args, count, forks, todo, inventory, fleet_dir))
-        results["rows"] = rows
-        (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+
+        def save(row, rows=rows):
+            rows.append(row)
+            results["rows"] = rows
+            (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+
+        measure_cell(out, args, count, forks, todo, inventory, fleet_dir, save)
     if not args.keep_fleet:
         shutil.rmtree(fleet_dir, ignore_errors=True)
     results["rows"] = rows
