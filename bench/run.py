@@ -312,6 +312,10 @@ def environment(args, settings):
     }
 
 
+def write_results(out, results):
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.resume:
@@ -345,9 +349,14 @@ def main(argv=None):
     if "profile" not in results:
         results["profile"] = profile(out, args)
 
-    rows = results.get("rows", [])
-    done = set((row["n"], row["forks"], row["variant"]) for row in rows)
+    results.setdefault("rows", [])
+    done = set((row["n"], row["forks"], row["variant"]) for row in results["rows"])
     fleet_dir = out / "fleet"
+
+    def save(row):
+        results["rows"].append(row)
+        write_results(out, results)
+
     for count, forks, variants in cell_plan(args):
         # The role's row pair is measured together: a missing re-run repeats both.
         todo = [variant for variant in variants
@@ -357,21 +366,14 @@ def main(argv=None):
         stale = set((count, forks, variant) for variant in todo + (["rerun"] if "role" in todo else []))
         inventory = out / ("inventory-%d.json" % count)
         fleet.write_inventory(inventory, fleet_dir, count, sys.executable)
-        rows = [row for row in rows if (row["n"], row["forks"], row["variant"]) not in stale]
-
-        def save(row, rows=rows):
-            rows.append(row)
-            results["rows"] = rows
-            (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-
+        results["rows"] = [row for row in results["rows"] if (row["n"], row["forks"], row["variant"]) not in stale]
         measure_cell(out, args, count, forks, todo, inventory, fleet_dir, save)
     if not args.keep_fleet:
         shutil.rmtree(fleet_dir, ignore_errors=True)
-    results["rows"] = rows
     results["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     results["load_end"] = load()
     results["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_results(out, results)
 
     import report  # pylint: disable=import-outside-toplevel
 
@@ -383,7 +385,7 @@ def main(argv=None):
         if plotted:
             shutil.copyfile(out / "performance.png", ROOT / "docs" / "performance.png")
     print(report.verdict_text(summary), flush=True)
-    failed = [row for row in rows if row["rc"] != 0]
+    failed = [row for row in results["rows"] if row["rc"] != 0]
     return 1 if failed else 0
 
 
