@@ -312,7 +312,8 @@ def mdm_artefacts(gateway_url, options=None):
     options: the claude_desktop role's options (models, env, settings, managed_settings_content, provider_mode, ...,
     mcp_server_name) and the mdm ones: identifier, organization, uuid_namespace, credential (none|helper|shared),
     credential_helper, shared_key, desktop_gateway, desktop_auth_scheme, desktop_models, desktop_headers,
-    desktop_mcp, mcp_headers_helper, user_profiles, users (name, models) and keys (resolved key per user name).
+    desktop_mcp, mcp_headers_helper, user_profiles, users (claude_desktop_users entries) and keys (resolved virtual
+    keys by name, for virtual_key_name).
     """
     options = options or {}
     check_options(options)
@@ -330,17 +331,23 @@ def mdm_artefacts(gateway_url, options=None):
          "encoding": "utf-8", "secret": any(e["secret"] for e in entries)},
     ]
     if options.get("user_profiles"):
-        keys = options.get("keys") or {}
         for user in sorted(options.get("users") or [], key=lambda u: u["name"]):
-            if user["name"] not in keys:
-                _fail("no virtual key was resolved for user %s (claude_desktop_users[].virtual_key or "
-                      "virtual_key_name)" % user["name"])
             artefacts.append({
                 "name": "macos/users/%s.mobileconfig" % user["name"],
-                "content": mobileconfig(gateway_url, options, user, str(keys[user["name"]])),
+                "content": mobileconfig(gateway_url, options, user, user_key(user, options.get("keys"))),
                 "encoding": "utf-8", "secret": True,
             })
     return artefacts
+
+
+def user_key(user, keys):
+    """A user's key: virtual_key, else the resolved value of virtual_key_name (as the claude_desktop role does)."""
+    if user.get("virtual_key"):
+        return str(user["virtual_key"])
+    name = user.get("virtual_key_name")
+    if name and name in (keys or {}):
+        return str(keys[name])
+    _fail("user %s needs virtual_key, or a virtual_key_name that resolves, for a user-scoped profile" % user["name"])
 
 
 def mdm_users(users_per_host):
