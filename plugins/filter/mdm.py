@@ -127,16 +127,21 @@ def desktop_models(options):
     return result
 
 
+def https_base(gateway_url):
+    base = gateway_base(gateway_url)
+    if urlsplit(base).scheme != "https":
+        _fail("Claude Desktop's gateway mode needs an https:// gateway (inferenceGatewayBaseUrl), but "
+              "claude_desktop_gateway_url is %r; serve the gateway over TLS or leave mdm_desktop_gateway off" % base)
+    return base
+
+
 def desktop_policy(gateway_url, options, key=None):
     """Claude Desktop's gateway mode (third-party inference): every value a string, as its policy domain requires.
 
     key: one user's key (user scope); None for the device scope, which gets the helper or the shared key.
     """
     credential = check_options(options)
-    base = gateway_base(gateway_url)
-    if urlsplit(base).scheme != "https":
-        _fail("Claude Desktop's gateway mode needs an https:// gateway (inferenceGatewayBaseUrl), but "
-              "claude_desktop_gateway_url is %r; serve the gateway over TLS or leave mdm_desktop_gateway off" % base)
+    base = https_base(gateway_url)
     if key is None and credential == "shared":
         key = str(options["shared_key"])
     if key is None and credential != "helper":
@@ -178,6 +183,18 @@ def desktop_policy(gateway_url, options, key=None):
     return policy
 
 
+def device_desktop(options):
+    """Whether device-scoped artefacts carry Desktop's gateway mode: with a device credential (helper or shared).
+
+    With no device credential but user-scoped profiles, Desktop's policy goes into each user's profile only.
+    """
+    if not options.get("desktop_gateway"):
+        return False
+    if (options.get("credential") or "none") == "none" and options.get("user_profiles"):
+        return False
+    return True
+
+
 def payload_uuid(options, *parts):
     namespace = options.get("uuid_namespace") or ""
     try:
@@ -208,7 +225,7 @@ def mobileconfig(gateway_url, options, user=None, key=None):
     scope_id = identifier if user is None else "%s.user.%s" % (identifier, user["name"])
     payloads = [_preferences_payload(options, scope_id, CODE_DOMAIN, code_settings(gateway_url, options, user, key),
                                      scope_id)]
-    if options.get("desktop_gateway"):
+    if (user is not None and options.get("desktop_gateway")) or (user is None and device_desktop(options)):
         payloads.append(_preferences_payload(options, scope_id, DESKTOP_DOMAIN,
                                              desktop_policy(gateway_url, options, key), scope_id))
     who = "" if user is None else " for %s" % user["name"]
@@ -219,7 +236,7 @@ def mobileconfig(gateway_url, options, user=None, key=None):
         "PayloadUUID": payload_uuid(options, scope_id, "Configuration"),
         "PayloadDisplayName": "Claude through the AI gateway" + who,
         "PayloadDescription": "Points Claude Code%s at %s (aigateway.bifrost)." % (
-            " and Claude Desktop" if options.get("desktop_gateway") else "", gateway_base(gateway_url)),
+            " and Claude Desktop" if len(payloads) > 1 else "", gateway_base(gateway_url)),
         "PayloadOrganization": options.get("organization") or "aigateway.bifrost",
         "PayloadScope": "System" if user is None else "User",
         "PayloadRemovalDisallowed": False,
@@ -237,7 +254,7 @@ def registry_entries(gateway_url, options):
     settings = code_settings(gateway_url, options)
     entries = [{"key": CODE_REG_KEY, "name": "Settings", "data": _compact(settings),
                 "secret": "ANTHROPIC_AUTH_TOKEN" in settings["env"]}]
-    if not options.get("desktop_gateway"):
+    if not device_desktop(options):
         return entries  # Desktop's policy key is left alone unless the collection manages it
     desktop = desktop_policy(gateway_url, options)
     for name in DESKTOP_KEYS:
@@ -317,6 +334,8 @@ def mdm_artefacts(gateway_url, options=None):
     """
     options = options or {}
     check_options(options)
+    if options.get("desktop_gateway"):
+        https_base(gateway_url)
     settings = code_settings(gateway_url, options)
     device_secret = "ANTHROPIC_AUTH_TOKEN" in settings["env"]
     entries = registry_entries(gateway_url, options)
