@@ -296,6 +296,9 @@ def test_playbook_writes_byte_identical_artefacts_with_keys_0600_and_masked(tmp_
         "-e", json.dumps({"mdm_output_dir": str(out), "claude_desktop_credentials_dir": str(tmp_path / "creds"),
                           "claude_desktop_gateway_url": GW, "mdm_desktop_gateway": True, "mdm_user_profiles": True}),
     ]
+    check = run(*command, "--check")
+    assert check.returncode == 0, check.stdout[-4000:]
+    assert "changed=2" in check.stdout and not out.exists()  # check mode reports, writes nothing
     first = run(*command)
     assert first.returncode == 0, first.stdout[-4000:]
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
