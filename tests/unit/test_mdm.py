@@ -38,8 +38,8 @@ def key_table():
     section = text.split("## Payload keys", 1)[1]
     rows = re.findall(r"^\| ([\w.]+) \| `(\w+)` \| (\w+) \| (.+?) \|$", section, re.M)
     assert len(rows) >= 25
-    assert all(source.strip() for _, _, _, source in rows)
-    return {(domain, key): kind for domain, key, kind, _ in rows}
+    assert all(row[3].strip() for row in rows)
+    return {(domain, key): kind for domain, key, kind, dummy in rows}
 
 
 def artefacts(url=GW, **options):
@@ -191,6 +191,10 @@ def test_users_from_several_hosts_once_each():
 # Windows: the .reg file, the Intune script and the win_regedit values
 
 
+def reg_unescape(text):
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def parse_reg(data: bytes):
     """{key: {name: value or None (deleted)}} from a .reg file's bytes (UTF-16 LE with BOM, CRLF)."""
     assert data.startswith(b"\xff\xfe")
@@ -206,8 +210,8 @@ def parse_reg(data: bytes):
         elif line:
             match = re.match(r'^"((?:[^"\\]|\\.)*)"=(-|"((?:[^"\\]|\\.)*)")$', line)
             assert match, line
-            unescape = lambda s: re.sub(r"\\(.)", r"\1", s)  # noqa: E731
-            result[key][unescape(match.group(1))] = None if match.group(2) == "-" else unescape(match.group(3))
+            value = None if match.group(2) == "-" else reg_unescape(match.group(3))
+            result[key][reg_unescape(match.group(1))] = value
     return result
 
 
