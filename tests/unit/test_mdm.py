@@ -302,7 +302,7 @@ def test_playbook_writes_byte_identical_artefacts_with_keys_0600_and_masked(tmp_
     ]
     check = run(*command, "--check")
     assert check.returncode == 0, check.stdout[-4000:]
-    assert "changed=2" in check.stdout and not out.exists()  # check mode reports, writes nothing
+    assert "changed=3" in check.stdout and not out.exists()  # dirs, public and secret files reported, none written
     first = run(*command)
     assert first.returncode == 0, first.stdout[-4000:]
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
