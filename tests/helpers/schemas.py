@@ -1,36 +1,30 @@
-"""Upstream JSON Schemas for tests: from ../shared/upstream when that folder exists, else the published copy.
+"""Upstream JSON Schemas for tests, loaded only from the byte-identical copies in tests/fixtures/upstream/.
 
-A test that can get neither fails: there is no fallback that would let it pass without checking anything.
+No network and nothing outside the repository: a schema that is missing or not valid JSON raises, so the test that
+needs it fails instead of passing without checking anything. SOURCES.md beside the copies records where each came from.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.request
 from functools import lru_cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED_UPSTREAM = ROOT.parent / "shared" / "upstream"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "upstream"
 
 SCHEMAS = {
-    # name: (file under shared/upstream, published URL = the schema's $id, draft)
-    "bifrost-config": ("bifrost/config.schema.json", "https://www.getbifrost.ai/schema"),
-    "claude-code-settings": (
-        "claude/claude-code-settings.json",
-        "https://json.schemastore.org/claude-code-settings.json",
-    ),
+    "bifrost-config": FIXTURES / "bifrost" / "config.schema.json",
+    "claude-code-settings": FIXTURES / "claude" / "claude-code-settings.json",
 }
+
+
+def schema_path(name: str) -> Path:
+    return SCHEMAS[name]
 
 
 @lru_cache(maxsize=None)
 def load_schema(name: str) -> dict:
-    relative, url = SCHEMAS[name]
-    local = SHARED_UPSTREAM / relative
-    if local.is_file():
-        return json.loads(local.read_text(encoding="utf-8"))
-    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - fixed https URL
-        return json.loads(response.read().decode("utf-8"))
+    return json.loads(SCHEMAS[name].read_text(encoding="utf-8"))
 
 
 def validator(name: str):

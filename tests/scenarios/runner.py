@@ -14,7 +14,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".artifacts" / "molecule"
-PARALLEL = int(os.environ.get("MOLECULE_PARALLEL", "3"))
+
+
+def parallel_default(cores: int | None) -> int:
+    """One scenario per two cores, at least one: each scenario runs systemd containers, an ansible-playbook with its
+    forks and a `podman exec` per task and host, beside the rest of the suite (unit tests, ansible-test sanity).
+    Three scenarios on two busy cores is how the fleet converge lost a `podman exec` client to SIGKILL (rc -9)."""
+    return max(1, (cores or 1) // 2)
+
+
+# MOLECULE_PARALLEL overrides the default (docs/development.md).
+PARALLEL = int(os.environ.get("MOLECULE_PARALLEL") or parallel_default(os.cpu_count()))
 # Longest first, so the run ends sooner.
 ORDER = ["e2e", "upgrade", "default", "fleet", "alternative"]
 
@@ -42,7 +52,20 @@ def _run(name: str) -> tuple[int, float, Path]:
             stdin=subprocess.DEVNULL,
             check=False,
         )
+        if proc.returncode != 0:
+            out.write(_kernel_kills())
     return proc.returncode, time.monotonic() - start, log
+
+
+def _kernel_kills() -> str:
+    """The kernel's OOM-killer lines, appended to a failed scenario's log: an `"rc": -9` in a task result means a
+    process on this host (the `podman exec` client) was SIGKILLed, and the kernel says by whom."""
+    try:
+        dmesg = subprocess.run(["dmesg"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=False)
+    except OSError:
+        return "\nrunner: dmesg is not available\n"
+    kills = [line for line in dmesg.stdout.splitlines() if "out of memory" in line.lower() or "killed process" in line.lower()]
+    return "\nrunner: kernel OOM-killer lines (dmesg):\n" + ("\n".join(kills) or "(none)") + "\n"
 
 
 def start(names: list[str]) -> None:

@@ -16,9 +16,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "examples" / "inventory"
 VAULT_PASS = EXAMPLE / ".vault-pass.example"
-sys.path.insert(0, str(ROOT / "docs"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-import generate_role_docs  # noqa: E402  (docs/ is not a package)
+import generate_role_docs  # noqa: E402  (scripts/ is not a package)
 
 MARKDOWN = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -81,9 +81,9 @@ def test_readme_has_exactly_the_two_setup_commands():
                          ids=lambda v: v.relative_to(ROOT).as_posix())
 def test_generated_references_match_the_specs(source, path):
     text = generate_role_docs.render(source)
-    assert path.exists(), f"{path.relative_to(ROOT)} is missing: run python3 docs/generate_role_docs.py"
+    assert path.exists(), f"{path.relative_to(ROOT)} is missing: run python3 scripts/generate_role_docs.py"
     assert path.read_text(encoding="utf-8") == text, (
-        f"{path.relative_to(ROOT)} is stale: run python3 docs/generate_role_docs.py")
+        f"{path.relative_to(ROOT)} is stale: run python3 scripts/generate_role_docs.py")
 
 
 @pytest.mark.parametrize("role", sorted(p.parents[1].name for p in (ROOT / "roles").glob("*/meta/argument_specs.yml")))
