@@ -169,16 +169,46 @@ def refuse_lockout(settings, where):
         )
 
 
+# Anything outside printable ASCII, or a space: a URL the role writes into other programs' configs must be plain.
+URL_FORBIDDEN = re.compile(r"[^\x21-\x7e]")
+
+
 def gateway_base(url):
-    """The gateway URL without a trailing slash, checked: http(s), a host, no query or fragment."""
+    """The gateway URL, checked strictly: http(s)://host[:port] and nothing else (a trailing slash is dropped).
+
+    Claude Code gets <url>/anthropic and mcp-remote <url>/mcp, so a path, query, fragment or userinfo would end up in
+    the wrong place (or put a password into every user's file); whitespace and control characters never belong.
+    """
+    name = "claude_desktop_gateway_url"
     if not isinstance(url, string_types) or not url:
-        raise AnsibleFilterError("claude_desktop: claude_desktop_gateway_url is required (e.g. http://gw.example.internal:8080)")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise AnsibleFilterError("claude_desktop: %s is required (e.g. http://gw.example.internal:8080)" % name)
+    if URL_FORBIDDEN.search(url):
         raise AnsibleFilterError(
-            "claude_desktop: claude_desktop_gateway_url must be an http(s) URL without query or fragment, not %r" % (url,)
+            "claude_desktop: %s must not contain whitespace, control or non-ASCII characters, not %r" % (name, url)
         )
-    return url.rstrip("/")
+    base = url[:-1] if url.endswith("/") else url
+    parts = urlsplit(base)
+    problem = None
+    if base.split(":", 1)[0] not in ("http", "https"):
+        problem = "the scheme must be http or https"
+    elif "@" in parts.netloc:
+        problem = "it must not contain a user or password"
+    elif not parts.hostname:
+        problem = "it needs a host"
+    elif parts.path or parts.query or parts.fragment or "?" in base or "#" in base:
+        problem = "it must not have a path, query or fragment (the role adds /anthropic and /mcp)"
+    else:
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if port == 0 or base.endswith(":"):
+            problem = "the port must be a number from 1 to 65535"
+    if problem:
+        raise AnsibleFilterError(
+            "claude_desktop: %s must be http(s)://host[:port]; %s, not %r" % (name, problem, url)
+        )
+    return base
 
 
 def needs_allow_http(url):
@@ -417,5 +447,6 @@ class FilterModule(object):
     def filters(self):
         return {
             "claude_paths": claude_paths,
+            "claude_gateway_url": gateway_base,
             "claude_desktop_plan": claude_desktop_plan,
         }

@@ -261,10 +261,46 @@ def test_bad_users_are_refused(users, message):
         plan(users)
 
 
-@pytest.mark.parametrize("url", ["", "gw:8080", "ftp://gw", "http://gw:8080/?x=1"])
-def test_bad_gateway_url_is_refused(url):
-    with pytest.raises(AnsibleFilterError, match="claude_desktop_gateway_url"):
+@pytest.mark.parametrize("url, reason", [
+    ("", "is required"),
+    ("gw:8080", "scheme must be http or https"),
+    ("ftp://gw", "scheme must be http or https"),
+    ("HTTPS://gw", "scheme must be http or https"),
+    ("http://gw:8080/?x=1", "path, query or fragment"),
+    ("http://gw:8080?x=1", "path, query or fragment"),
+    ("http://gw:8080#top", "path, query or fragment"),
+    ("http://gw:8080#", "path, query or fragment"),
+    ("http://gw:8080/anthropic", "path, query or fragment"),
+    ("http://gw:8080//", "path, query or fragment"),
+    ("http://admin:pw@gw:8080", "user or password"),
+    ("http://@gw:8080", "user or password"),
+    ("http://:8080", "needs a host"),
+    ("http://gw:0", "port must be a number from 1 to 65535"),
+    ("http://gw:65536", "port must be a number from 1 to 65535"),
+    ("http://gw:80a", "port must be a number from 1 to 65535"),
+    ("http://gw:", "port must be a number from 1 to 65535"),
+    ("http://gw :8080", "whitespace, control"),
+    ("http://gw:8080\n", "whitespace, control"),
+    ("http://gw:8080\t", "whitespace, control"),
+    ("http://gw\x00:8080", "whitespace, control"),
+    ("http://gw\x7f:8080", "whitespace, control"),
+    ("http://g\u00e9w:8080", "whitespace, control"),
+])
+def test_bad_gateway_url_is_refused_naming_the_variable(url, reason):
+    with pytest.raises(AnsibleFilterError, match="claude_desktop_gateway_url") as info:
         cd.claude_desktop_plan([{"name": "a", "virtual_key": KEY}], "Debian", url)
+    assert reason in str(info.value)
+
+
+@pytest.mark.parametrize("url, base", [
+    ("http://gw.example.internal:8080", "http://gw.example.internal:8080"),
+    ("https://gw.example.internal/", "https://gw.example.internal"),
+    ("http://127.0.0.1:1", "http://127.0.0.1:1"),
+    ("https://[::1]:65535", "https://[::1]:65535"),
+])
+def test_good_gateway_urls_are_kept_without_the_trailing_slash(url, base):
+    assert cd.gateway_base(url) == base
+    assert cd.FilterModule().filters()["claude_gateway_url"](url) == base
 
 
 def test_missing_accounts_fail_or_are_skipped():
