@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import ntpath
 import posixpath
 import re
@@ -17,13 +18,16 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.six import string_types
 from ansible.module_utils.six.moves.urllib.parse import urlsplit
+from ansible_collections.aigateway.bifrost.plugins.module_utils.claude_policy import (
+    lockout_findings,
+    lockout_message,
+    texts_report,
+)
 
 # Environment variable names Claude Code accepts in `env` (the settings schema's propertyNames pattern).
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # An MCP server name is used in a dotted key path (secret_keys), so no dots.
 SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-# Settings that require a first-party login and so block ANTHROPIC_AUTH_TOKEN (Claude Code's llm-gateway-rollout page).
-LOCKOUT_KEYS = ("forceLoginMethod", "forceLoginOrgUUID")
 MODEL_ENV = (
     ("sonnet", "ANTHROPIC_DEFAULT_SONNET_MODEL"),
     ("opus", "ANTHROPIC_DEFAULT_OPUS_MODEL"),
@@ -160,13 +164,72 @@ def deep_merge(base, patch):
 
 
 def refuse_lockout(settings, where):
-    """Fail on settings that force a first-party login: they block the gateway token (never beside a gateway)."""
-    found = [key for key in LOCKOUT_KEYS if settings.get(key) is not None]
+    """Fail on managed settings that lock gateway users out (the rules: module_utils/claude_policy.py).
+
+    Only for the managed drop-in the role writes: the same keys in a user's own settings.json lock nobody out.
+    """
+    found = lockout_findings(settings)
     if found:
         raise AnsibleFilterError(
-            "claude_desktop: %s sets %s, which forces a claude.ai/Console login and blocks ANTHROPIC_AUTH_TOKEN, "
-            "so users would be locked out of the gateway; remove it" % (where, " and ".join(found))
+            "claude_desktop: %s sets %s in the managed settings, which locks users out of the gateway (%s); remove it"
+            % (where, " and ".join(key for key, dummy in found), "; ".join(reason for dummy, reason in found))
         )
+
+
+def claude_policy_windows_files(found, managed_dir, own_dropin=None):
+    """The Windows managed files Claude Code reads, in its order, from win_find's `files` (dicts with `path`):
+    managed-settings.json, then managed-settings.d/*.json sorted (not starting with a dot), without the role's drop-in."""
+    main = ntpath.join(managed_dir, "managed-settings.json").lower()
+    dropins = ntpath.join(managed_dir, "managed-settings.d").lower()
+    own = (own_dropin or "").lower()
+    paths = sorted(set(str(item["path"] if isinstance(item, dict) else item) for item in found or []))
+    first = [p for p in paths if p.lower() == main]
+    rest = [p for p in paths if ntpath.dirname(p).lower() == dropins and p.lower().endswith(".json")
+            and not ntpath.basename(p).startswith(".") and p.lower() != own]
+    return first + sorted(rest, key=lambda p: ntpath.basename(p))
+
+
+def claude_policy_windows_sources(registry_results, slurp_results):
+    """[{path, kind, text}] from win_reg_stat loop results (HKLM, HKCU) and slurp loop results of the managed files."""
+    sources = []
+    for result in registry_results or []:
+        if not result.get("exists"):
+            continue
+        hive = str(result.get("item", ""))
+        kind = "windows_hklm" if hive.upper().startswith("HKLM") else "windows_hkcu"
+        sources.append({"path": hive + "\\Settings", "kind": kind, "text": str(result.get("value") or "")})
+    for result in slurp_results or []:
+        if "content" not in result:
+            continue
+        path = str(result.get("item") or result.get("source"))
+        try:
+            text = base64.b64decode(result["content"]).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            text = "\x00not UTF-8"
+        kind = "file" if ntpath.basename(path).lower() == "managed-settings.json" else "dropin"
+        sources.append({"path": path, "kind": kind, "text": text})
+    return sources
+
+
+def claude_policy_report(sources, lockout_action="fail", warn_when_outranked=False):
+    """The claude_policy_info report for sources read elsewhere (Windows): a list of {path, kind, text}.
+
+    Fails with lockout_action=fail, naming each source and key; adds `warnings` (messages) otherwise.
+    """
+    result = texts_report(sources or [])
+    warnings = []
+    if warn_when_outranked and result["os_policy_outranks_files"]:
+        warnings.append(
+            "%s outranks the managed settings files on this host, so Claude Code ignores managed-settings.json and its "
+            "drop-ins (the gateway's managed drop-in included)" % " and ".join(result["outranking_sources"])
+        )
+    if result["lockouts"]:
+        message = "Claude Code managed policy on this host locks gateway users out: %s" % lockout_message(result)
+        if lockout_action == "fail":
+            raise AnsibleFilterError("claude_desktop: " + message + "; nothing was written")
+        warnings.append(message)
+    result["warnings"] = warnings
+    return result
 
 
 # Anything outside printable ASCII, or a space: a URL the role writes into other programs' configs must be plain.
@@ -318,7 +381,6 @@ def user_settings_content(user, key, base, options):
     env = dict(gateway_env)
     env.update(content["env"])
     content["env"] = env
-    refuse_lockout(content, "the settings for user %s (claude_desktop_settings or the user's settings)" % name)
     return content
 
 
@@ -448,5 +510,8 @@ class FilterModule(object):
         return {
             "claude_paths": claude_paths,
             "claude_gateway_url": gateway_base,
+            "claude_policy_report": claude_policy_report,
+            "claude_policy_windows_files": claude_policy_windows_files,
+            "claude_policy_windows_sources": claude_policy_windows_sources,
             "claude_desktop_plan": claude_desktop_plan,
         }

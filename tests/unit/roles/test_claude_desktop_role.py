@@ -146,11 +146,27 @@ def test_dead_gateway_stops_the_run_naming_the_url(run):
     assert rc == 0, out[-3000:]
 
 
-def test_lockout_settings_are_refused_before_anything_is_written(run):
-    rc, out = run(claude_desktop_settings={"forceLoginMethod": "claudeai"})
+def test_lockout_in_another_managed_dropin_fails_the_host_before_any_write(run):
+    other = run.managed.parent / "40-other-tool.json"
+    other.parent.mkdir(parents=True)
+    other.write_text('{"forceLoginMethod": "claudeai"}\n')
+    (run.managed.parent.parent / "managed-settings.json").write_text('{"allowedProviders": ["anthropic"]}\n')
+    rc, out = run()
     assert rc != 0
-    assert "forceLoginMethod" in out and "locked out of the gateway" in out
-    assert not (run.home / ".claude").exists()
+    assert str(other) + " sets forceLoginMethod" in out
+    assert str(run.managed.parent.parent / "managed-settings.json") + " sets allowedProviders" in out
+    assert not (run.home / ".claude").exists() and not run.managed.exists()
+    rc, out = run(claude_desktop_lockout_action="warn")
+    assert rc == 0, out[-3000:]
+    assert "[WARNING]" in out and str(other) + " sets forceLoginMethod" in out.replace("\n", " ")
+    assert (run.home / ".claude" / "settings.json").exists()
+
+
+def test_the_roles_own_dropin_is_not_judged_by_the_guard(run):
+    run.managed.parent.mkdir(parents=True)
+    run.managed.write_text('{"forceLoginMethod": "claudeai"}\n')  # e.g. left by an older run; the role rewrites it
+    rc, out = run(claude_desktop_managed_settings=False)
+    assert rc == 0, out[-3000:]
 
 
 def test_invalid_json_fails_naming_the_file_and_leaves_it_alone(run):
@@ -172,12 +188,12 @@ def test_argument_spec_documents_every_user_field():
     assert set(defaults) == set(spec)
 
 
-def test_lockout_already_in_the_users_file_is_refused_and_the_file_kept(run):
+def test_login_keys_in_the_users_own_file_lock_nobody_out_and_are_kept(run):
     settings = run.home / ".claude" / "settings.json"
     settings.parent.mkdir()
-    original = '{\n  "forceLoginMethod": "claudeai"\n}\n'
-    settings.write_text(original)
-    rc, out = run()
-    assert rc != 0
-    assert str(settings) + ": validate failed" in out and "locked out of the gateway" in out
-    assert settings.read_text() == original
+    settings.write_text('{\n  "forceLoginMethod": "claudeai"\n}\n')
+    rc, out = run(claude_desktop_settings={"forceLoginOrgUUID": "org"})
+    assert rc == 0, out[-3000:]
+    data = json.loads(settings.read_text())
+    assert data["forceLoginMethod"] == "claudeai" and data["forceLoginOrgUUID"] == "org"
+    assert data["env"]["ANTHROPIC_AUTH_TOKEN"] == KEY

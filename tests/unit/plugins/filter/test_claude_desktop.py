@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -212,19 +214,54 @@ def test_provider_modes():
 # Plan: refusals
 
 
-@pytest.mark.parametrize("where", ["settings", "user", "managed"])
+@pytest.mark.parametrize("where", ["settings", "user"])
 @pytest.mark.parametrize("key", ["forceLoginMethod", "forceLoginOrgUUID"])
-def test_lockout_settings_are_refused_anywhere(where, key):
+def test_login_keys_in_users_own_files_lock_nobody_out_and_are_not_refused(where, key):
     user = {"name": "a", "virtual_key": KEY}
     options = {}
     if where == "settings":
         options["settings"] = {key: "claudeai"}
-    elif where == "user":
-        user["settings"] = {key: "claudeai"}
     else:
-        options.update(managed_settings=True, managed_settings_content={key: "console"})
-    with pytest.raises(AnsibleFilterError, match=key + ".*locked out of the gateway"):
-        plan([user], **options)
+        user["settings"] = {key: "claudeai"}
+    assert plan([user], **options)["settings_files"][0]["content"][key] == "claudeai"
+
+
+@pytest.mark.parametrize("extra, key", [
+    ({"forceLoginMethod": "console"}, "forceLoginMethod"),
+    ({"forceLoginOrgUUID": "org"}, "forceLoginOrgUUID"),
+    ({"enforceAnthropicSignIn": True}, "enforceAnthropicSignIn"),
+    ({"allowedProviders": ["anthropic"]}, "allowedProviders"),
+])
+def test_lockout_keys_in_the_roles_own_managed_dropin_are_refused(extra, key):
+    with pytest.raises(AnsibleFilterError, match=key + ".*locks users out of the gateway"):
+        plan([{"name": "a", "virtual_key": KEY}], managed_settings=True, managed_settings_content=extra)
+
+
+def test_windows_policy_sources_from_registry_and_files():
+    dropins = "C:\\Program Files\\ClaudeCode\\managed-settings.d\\"
+    found = [{"path": dropins + "50-aigateway.json"}, {"path": dropins + "40-other.json"},
+             {"path": dropins + ".hidden.json"}, {"path": "C:\\Program Files\\ClaudeCode\\managed-mcp.json"},
+             {"path": "C:\\Program Files\\ClaudeCode\\managed-settings.json"}, {"path": dropins + "10-a.json"}]
+    paths = cd.claude_policy_windows_files(found, "C:\\Program Files\\ClaudeCode", dropins + "50-aigateway.json")
+    assert paths == ["C:\\Program Files\\ClaudeCode\\managed-settings.json", dropins + "10-a.json",
+                     dropins + "40-other.json"]
+    registry = [
+        {"item": "HKLM:\\SOFTWARE\\Policies\\ClaudeCode", "exists": True, "value": '{"forceLoginMethod": "claudeai"}'},
+        {"item": "HKCU:\\SOFTWARE\\Policies\\ClaudeCode", "exists": False},
+    ]
+    slurped = [{"item": dropins + "40-other.json", "content": base64.b64encode(b'{"allowedProviders": ["anthropic"]}').decode()}]
+    sources = cd.claude_policy_windows_sources(registry, slurped)
+    assert [s["kind"] for s in sources] == ["windows_hklm", "dropin"]
+    with pytest.raises(AnsibleFilterError) as info:
+        cd.claude_policy_report(sources)
+    assert "HKLM:\\SOFTWARE\\Policies\\ClaudeCode\\Settings sets forceLoginMethod" in str(info.value)
+    assert dropins + "40-other.json sets allowedProviders" in str(info.value)
+    report = cd.claude_policy_report(sources, "warn", True)
+    assert len(report["lockouts"]) == 2 and report["os_policy_outranks_files"] is True
+    assert len(report["warnings"]) == 2 and "outranks the managed settings files" in report["warnings"][0]
+    clean = cd.claude_policy_report(cd.claude_policy_windows_sources(
+        [{"item": "HKCU:\\SOFTWARE\\Policies\\ClaudeCode", "exists": True, "value": '{"model": "opus"}'}], []), "fail", True)
+    assert clean["lockouts"] == [] and clean["warnings"] == [] and clean["os_policy_outranks_files"] is False
 
 
 @pytest.mark.parametrize("env, message", [
@@ -321,7 +358,7 @@ def test_absent_needs_no_keys():
 
 def test_errors_never_show_key_values():
     with pytest.raises(AnsibleFilterError) as info:
-        plan([{"name": "a", "virtual_key": KEY, "settings": {"forceLoginMethod": "claudeai"}}])
+        plan([{"name": "a", "virtual_key": KEY, "env": {"BAD": ["x"]}}])
     assert KEY not in str(info.value)
 
 
