@@ -103,7 +103,12 @@ def test_converges_idempotently_with_keys_masked(run):
     assert data["env"]["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
     assert errors("claude-code-settings", data) == []
     assert json.loads(desktop.read_text())["mcpServers"]["bifrost"]["env"] == {"AUTH_HEADER": "Bearer " + KEY}
-    for path in (settings, desktop):
+    assert json.loads(desktop.read_text())["mcpServers"]["bifrost"]["args"][1] == "mcp-remote@0.15.1"
+    code = run.home / ".claude.json"
+    assert json.loads(code.read_text()) == {"mcpServers": {"bifrost": {
+        "type": "http", "url": data["env"]["ANTHROPIC_BASE_URL"][: -len("/anthropic")] + "/mcp",
+        "headers": {"Authorization": "Bearer " + KEY}}}}
+    for path in (settings, desktop, code):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     for path in (settings.parent, desktop.parent, desktop.parent.parent):
         assert stat.S_IMODE(path.stat().st_mode) == 0o700
