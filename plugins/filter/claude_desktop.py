@@ -490,14 +490,21 @@ def desktop_config_content(key, base, options):
     """The mcpServers entry that reaches the gateway's /mcp through the mcp-remote stdio bridge."""
     server = server_name(options)
     url = base + "/mcp"
-    args = ["-y", mcp_remote_spec(options), url, "--header", "Authorization:${AUTH_HEADER}"]
+    command = options.get("mcp_command") or "npx"
+    # npx fetches the pinned version (it needs the registry or its cache); any other command is an installed
+    # mcp-remote binary (air-gapped hosts), pinned by whatever version was installed.
+    if ntpath.basename(posixpath.basename(command)).lower() in ("npx", "npx.cmd", "npx.exe"):
+        args = ["-y", mcp_remote_spec(options), url]
+    else:
+        args = [url]
+    args += ["--header", "Authorization:${AUTH_HEADER}"]
     if needs_allow_http(url):
         args.append("--allow-http")
     args.extend(str(arg) for arg in options.get("mcp_remote_extra_args") or [])
     env = {"AUTH_HEADER": "Bearer " + key}
     if options.get("ca_bundle"):
         env["NODE_EXTRA_CA_CERTS"] = str(options["ca_bundle"])
-    entry = {"command": options.get("mcp_command") or "npx", "args": args, "env": env}
+    entry = {"command": command, "args": args, "env": env}
     return {"mcpServers": {server: entry}}
 
 

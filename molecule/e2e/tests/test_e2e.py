@@ -117,7 +117,7 @@ def test_chat_tab_entry_lists_the_gateway_tools_through_mcp_remote(gateway, work
     config = user_json(workstation, desktop)
     assert workstation.file(desktop).mode == 0o600
     entry = config["mcpServers"]["bifrost"]
-    assert "mcp-remote" in entry["args"]
+    assert entry["command"] == "/usr/local/bin/mcp-remote"  # the installed bridge (no registry in the lab)
     requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
 
     probe = (Path(__file__).parent / "mcp_probe.py").read_text(encoding="utf-8")

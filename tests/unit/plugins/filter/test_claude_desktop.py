@@ -482,6 +482,8 @@ def test_mcp_remote_is_pinned_and_gets_the_ca_bundle():
     assert entry["args"][:2] == ["-y", "mcp-remote@0.15.1"]
     assert entry["env"]["NODE_EXTRA_CA_CERTS"] == "/etc/ssl/private-ca.pem"
     assert result["settings_files"][0]["content"]["env"]["NODE_EXTRA_CA_CERTS"] == "/etc/ssl/private-ca.pem"
+    installed = plan([{"name": "a", "virtual_key": KEY}], mcp_command="/usr/local/bin/mcp-remote")
+    assert installed["desktop_files"][0]["content"]["mcpServers"]["bifrost"]["args"][:2] == [GW + "/mcp", "--header"]
     with pytest.raises(AnsibleFilterError, match="already has a version"):
         plan([{"name": "a", "virtual_key": KEY}], mcp_remote_package="mcp-remote@0.1", mcp_remote_version="0.15.1")
     scoped = plan([{"name": "a", "virtual_key": KEY}], mcp_remote_package="@acme/mcp-remote", mcp_remote_version="1.0.0")
