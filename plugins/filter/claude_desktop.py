@@ -200,7 +200,7 @@ def claude_policy_windows_files(found, managed_dir, own_dropin=None):
     first = [p for p in paths if p.lower() == main]
     rest = [p for p in paths if ntpath.dirname(p).lower() == dropins and p.lower().endswith(".json")
             and not ntpath.basename(p).startswith(".") and p.lower() != own]
-    return first + sorted(rest, key=lambda p: ntpath.basename(p))
+    return first + sorted(rest, key=ntpath.basename)
 
 
 def claude_policy_windows_sources(registry_results, slurp_results):
@@ -560,7 +560,7 @@ def windows_profiles(found):
             continue
         account, path = str(account), str(path)
         profiles[account.lower()] = path
-        name = account.split("\\")[-1].lower()
+        name = account.rsplit("\\", 1)[-1].lower()
         bare.setdefault(name, set()).add(path)
     for name, paths in bare.items():
         if len(paths) == 1 and name not in profiles:
