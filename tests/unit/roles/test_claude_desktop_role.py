@@ -202,3 +202,37 @@ def test_login_keys_in_the_users_own_file_lock_nobody_out_and_are_kept(run):
     data = json.loads(settings.read_text())
     assert data["forceLoginMethod"] == "claudeai" and data["forceLoginOrgUUID"] == "org"
     assert data["env"]["ANTHROPIC_AUTH_TOKEN"] == KEY
+
+
+def test_switches_leave_nothing_stale(run):
+    """A Bedrock switch from the former bedrock mode goes; static -> helper takes the token out, helper -> static the
+    helper; the user's own keys stay."""
+    settings = run.home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(json.dumps({"env": {"CLAUDE_CODE_USE_BEDROCK": "1", "ANTHROPIC_BEDROCK_BASE_URL": "http://x/bedrock",
+                                            "MINE": "x"}}))
+    rc, out = run()
+    assert rc == 0, out[-3000:]
+    env = json.loads(settings.read_text())["env"]
+    assert "CLAUDE_CODE_USE_BEDROCK" not in env and "ANTHROPIC_BEDROCK_BASE_URL" not in env
+    assert env["MINE"] == "x" and env["ANTHROPIC_AUTH_TOKEN"] == KEY
+
+    helper = {"claude_desktop_credential_mode": "helper", "claude_desktop_api_key_helper": "/usr/local/bin/bifrost-key",
+              "claude_desktop_api_key_helper_ttl_ms": 300000,
+              "claude_desktop_mcp_headers_helper": "/usr/local/bin/bifrost-headers"}
+    rc, out = run(**helper)
+    assert rc == 0, out[-3000:]
+    data = json.loads(settings.read_text())
+    assert data["apiKeyHelper"] == "/usr/local/bin/bifrost-key" and "ANTHROPIC_AUTH_TOKEN" not in data["env"]
+    assert data["env"]["CLAUDE_CODE_API_KEY_HELPER_TTL_MS"] == "300000"
+    assert errors("claude-code-settings", data) == []
+    entry = json.loads((run.home / ".claude.json").read_text())["mcpServers"]["bifrost"]
+    assert entry["headersHelper"] == "/usr/local/bin/bifrost-headers" and "headers" not in entry
+
+    rc, out = run()
+    assert rc == 0, out[-3000:]
+    data = json.loads(settings.read_text())
+    assert "apiKeyHelper" not in data and "CLAUDE_CODE_API_KEY_HELPER_TTL_MS" not in data["env"]
+    assert data["env"]["ANTHROPIC_AUTH_TOKEN"] == KEY and data["env"]["MINE"] == "x"
+    entry = json.loads((run.home / ".claude.json").read_text())["mcpServers"]["bifrost"]
+    assert entry["headers"] == {"Authorization": "Bearer " + KEY} and "headersHelper" not in entry
