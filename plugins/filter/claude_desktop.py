@@ -410,7 +410,7 @@ def managed_settings_content(gateway_url, options=None, users=None):
         extra = deep_merge(models_lock(options, users or []), extra)
     content = _settings_with_env(extra, [], "claude_desktop_managed_settings_content")
     gateway_env = {"ANTHROPIC_BASE_URL": base + "/anthropic"}
-    gateway_env.update(provider_env(base, options))
+    provider_env(base, options)  # refuses the former modes; the stale switches are removed by the plan's entry
     gateway_env.update(model_env(options.get("models"), "claude_desktop_models"))
     gateway_env.update(content["env"])
     content["env"] = gateway_env
@@ -684,6 +684,8 @@ def claude_desktop_plan(users, os_family, gateway_url, keys=None, accounts=None,
     paths = claude_paths(os_family, "root", None, overrides)
     if options.get("managed_settings"):
         content = managed_settings_content(gateway_url, options, users)
+        # The content is also what the mdm filters deliver (no nulls there); in the file, stale switches go.
+        content["env"] = dict(provider_env(base, options), **content["env"])
         plan["managed_files"].append(dict(
             managed_attributes, path=paths["managed_settings"], content=content,
             secret_keys=sorted(set("env." + k for k in ["ANTHROPIC_AUTH_TOKEN"] + secret_env if k in content["env"]))))
