@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import (
+    CLIENT_PATH,
     REQUEST_LOG,
     SCENARIO,
     UPSTREAM_LOG,
@@ -61,6 +62,29 @@ def test_settings_file_belongs_to_the_user_and_follows_the_schema(workstation, u
     document = json.loads(settings.content_string)
     assert errors("claude-code-settings", document) == []
     assert document["env"]["ANTHROPIC_AUTH_TOKEN"].startswith("sk-bf-")
+
+
+def test_the_stale_bedrock_switch_is_gone(workstation):
+    """prepare.yml seeded alice's file as the former bedrock mode left it; the CLI then reaches /anthropic (below)."""
+    env = user_json(workstation, SETTINGS.format(user="alice"))["env"]
+    assert not {"CLAUDE_CODE_USE_BEDROCK", "ANTHROPIC_BEDROCK_BASE_URL", "CLAUDE_CODE_SKIP_BEDROCK_AUTH"} & set(env)
+
+
+def test_claude_mcp_list_shows_the_gateway_connected_with_the_users_key(gateway, workstation):
+    config = user_json(workstation, "/home/alice/.claude.json")
+    assert config["mcpServers"]["bifrost"]["type"] == "http"
+    requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
+    result = workstation.run(
+        "cd /home/alice && runuser -u alice -- env -i PATH={path} HOME=/home/alice "
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 timeout 120 claude mcp list".format(path=CLIENT_PATH)
+    )
+    output = result.stdout + result.stderr
+    assert result.rc == 0, output
+    line = [row for row in output.splitlines() if row.startswith("bifrost")]
+    assert line and "connected" in line[0].lower() and "failed" not in line[0].lower(), output
+    arrived = settled_json_lines(gateway, REQUEST_LOG)[requests_before:]
+    mcp_calls = [entry for entry in arrived if entry["path"] == "/mcp" and entry["method"] == "POST"]
+    assert mcp_calls and {entry["virtual_key"] for entry in mcp_calls} == {"alice"}, arrived
 
 
 def test_each_user_has_their_own_key(workstation):
@@ -117,7 +141,7 @@ def test_chat_tab_entry_lists_the_gateway_tools_through_mcp_remote(gateway, work
     config = user_json(workstation, desktop)
     assert workstation.file(desktop).mode == 0o600
     entry = config["mcpServers"]["bifrost"]
-    assert "mcp-remote" in entry["args"]
+    assert entry["command"] == "/usr/local/bin/mcp-remote"  # the installed bridge (no registry in the lab)
     requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
 
     probe = (Path(__file__).parent / "mcp_probe.py").read_text(encoding="utf-8")

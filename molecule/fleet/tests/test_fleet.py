@@ -123,7 +123,7 @@ def test_desktop_config_has_the_bridge_and_keeps_the_rest(name, user):
     assert config["mcpServers"]["bifrost"] == {
         "command": "npx",
         # 127.0.0.1 over http needs no --allow-http
-        "args": ["-y", "mcp-remote", GATEWAY + "/mcp", "--header", "Authorization:${AUTH_HEADER}"],
+        "args": ["-y", "mcp-remote@0.15.1", GATEWAY + "/mcp", "--header", "Authorization:${AUTH_HEADER}"],
         "env": {"AUTH_HEADER": "Bearer " + expected_key(user)},
     }
     seed = seed_of(path)

@@ -103,7 +103,12 @@ def test_converges_idempotently_with_keys_masked(run):
     assert data["env"]["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
     assert errors("claude-code-settings", data) == []
     assert json.loads(desktop.read_text())["mcpServers"]["bifrost"]["env"] == {"AUTH_HEADER": "Bearer " + KEY}
-    for path in (settings, desktop):
+    assert json.loads(desktop.read_text())["mcpServers"]["bifrost"]["args"][1] == "mcp-remote@0.15.1"
+    code = run.home / ".claude.json"
+    assert json.loads(code.read_text()) == {"mcpServers": {"bifrost": {
+        "type": "http", "url": data["env"]["ANTHROPIC_BASE_URL"][: -len("/anthropic")] + "/mcp",
+        "headers": {"Authorization": "Bearer " + KEY}}}}
+    for path in (settings, desktop, code):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     for path in (settings.parent, desktop.parent, desktop.parent.parent):
         assert stat.S_IMODE(path.stat().st_mode) == 0o700
@@ -146,11 +151,27 @@ def test_dead_gateway_stops_the_run_naming_the_url(run):
     assert rc == 0, out[-3000:]
 
 
-def test_lockout_settings_are_refused_before_anything_is_written(run):
-    rc, out = run(claude_desktop_settings={"forceLoginMethod": "claudeai"})
+def test_lockout_in_another_managed_dropin_fails_the_host_before_any_write(run):
+    other = run.managed.parent / "40-other-tool.json"
+    other.parent.mkdir(parents=True)
+    other.write_text('{"forceLoginMethod": "claudeai"}\n')
+    (run.managed.parent.parent / "managed-settings.json").write_text('{"allowedProviders": ["anthropic"]}\n')
+    rc, out = run()
     assert rc != 0
-    assert "forceLoginMethod" in out and "locked out of the gateway" in out
-    assert not (run.home / ".claude").exists()
+    assert str(other) + " sets forceLoginMethod" in out
+    assert str(run.managed.parent.parent / "managed-settings.json") + " sets allowedProviders" in out
+    assert not (run.home / ".claude").exists() and not run.managed.exists()
+    rc, out = run(claude_desktop_lockout_action="warn")
+    assert rc == 0, out[-3000:]
+    assert "[WARNING]" in out and str(other) + " sets forceLoginMethod" in out.replace("\n", " ")
+    assert (run.home / ".claude" / "settings.json").exists()
+
+
+def test_the_roles_own_dropin_is_not_judged_by_the_guard(run):
+    run.managed.parent.mkdir(parents=True)
+    run.managed.write_text('{"forceLoginMethod": "claudeai"}\n')  # e.g. left by an older run; the role rewrites it
+    rc, out = run(claude_desktop_managed_settings=False)
+    assert rc == 0, out[-3000:]
 
 
 def test_invalid_json_fails_naming_the_file_and_leaves_it_alone(run):
@@ -172,12 +193,46 @@ def test_argument_spec_documents_every_user_field():
     assert set(defaults) == set(spec)
 
 
-def test_lockout_already_in_the_users_file_is_refused_and_the_file_kept(run):
+def test_login_keys_in_the_users_own_file_lock_nobody_out_and_are_kept(run):
     settings = run.home / ".claude" / "settings.json"
     settings.parent.mkdir()
-    original = '{\n  "forceLoginMethod": "claudeai"\n}\n'
-    settings.write_text(original)
+    settings.write_text('{\n  "forceLoginMethod": "claudeai"\n}\n')
+    rc, out = run(claude_desktop_settings={"forceLoginOrgUUID": "org"})
+    assert rc == 0, out[-3000:]
+    data = json.loads(settings.read_text())
+    assert data["forceLoginMethod"] == "claudeai" and data["forceLoginOrgUUID"] == "org"
+    assert data["env"]["ANTHROPIC_AUTH_TOKEN"] == KEY
+
+
+def test_switches_leave_nothing_stale(run):
+    """A Bedrock switch from the former bedrock mode goes; static -> helper takes the token out, helper -> static the
+    helper; the user's own keys stay."""
+    settings = run.home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(json.dumps({"env": {"CLAUDE_CODE_USE_BEDROCK": "1", "ANTHROPIC_BEDROCK_BASE_URL": "http://x/bedrock",
+                                            "MINE": "x"}}))
     rc, out = run()
-    assert rc != 0
-    assert str(settings) + ": validate failed" in out and "locked out of the gateway" in out
-    assert settings.read_text() == original
+    assert rc == 0, out[-3000:]
+    env = json.loads(settings.read_text())["env"]
+    assert "CLAUDE_CODE_USE_BEDROCK" not in env and "ANTHROPIC_BEDROCK_BASE_URL" not in env
+    assert env["MINE"] == "x" and env["ANTHROPIC_AUTH_TOKEN"] == KEY
+
+    helper = {"claude_desktop_credential_mode": "helper", "claude_desktop_api_key_helper": "/usr/local/bin/bifrost-key",
+              "claude_desktop_api_key_helper_ttl_ms": 300000,
+              "claude_desktop_mcp_headers_helper": "/usr/local/bin/bifrost-headers"}
+    rc, out = run(**helper)
+    assert rc == 0, out[-3000:]
+    data = json.loads(settings.read_text())
+    assert data["apiKeyHelper"] == "/usr/local/bin/bifrost-key" and "ANTHROPIC_AUTH_TOKEN" not in data["env"]
+    assert data["env"]["CLAUDE_CODE_API_KEY_HELPER_TTL_MS"] == "300000"
+    assert errors("claude-code-settings", data) == []
+    entry = json.loads((run.home / ".claude.json").read_text())["mcpServers"]["bifrost"]
+    assert entry["headersHelper"] == "/usr/local/bin/bifrost-headers" and "headers" not in entry
+
+    rc, out = run()
+    assert rc == 0, out[-3000:]
+    data = json.loads(settings.read_text())
+    assert "apiKeyHelper" not in data and "CLAUDE_CODE_API_KEY_HELPER_TTL_MS" not in data["env"]
+    assert data["env"]["ANTHROPIC_AUTH_TOKEN"] == KEY and data["env"]["MINE"] == "x"
+    entry = json.loads((run.home / ".claude.json").read_text())["mcpServers"]["bifrost"]
+    assert entry["headers"] == {"Authorization": "Bearer " + KEY} and "headersHelper" not in entry

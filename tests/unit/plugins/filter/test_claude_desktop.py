@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -10,7 +12,15 @@ from tests.helpers.schemas import errors
 
 GW = "http://gw.example.internal:8080"
 KEY = "sk-bf-" + "a" * 40
+PROFILES = [{"account": "HOST\\dave", "path": "C:\\Users\\dave"}]
 ACCOUNTS = {"alice": ["x", "1001", "1001", "", "/srv/home/alice", "/bin/bash"]}
+
+
+def written(value):
+    """What json_merge writes for a content: None deletes a key, so it never reaches the file."""
+    if isinstance(value, dict):
+        return dict((k, written(v)) for k, v in value.items() if v is not None)
+    return value
 
 
 def plan(users, os_family="Debian", keys=None, accounts=None, **options):
@@ -94,7 +104,7 @@ def test_linux_plan_contents_owners_and_secrets():
     assert alice["path"] == "/srv/home/alice/.claude/settings.json"  # the real home, from getent
     assert (alice["owner"], alice["group"], alice["mode"]) == ("alice", "1001", "0600")
     assert bob["group"] == "1005"
-    assert alice["content"]["env"] == {
+    assert written(alice["content"]["env"]) == {
         "ANTHROPIC_BASE_URL": GW + "/anthropic",
         "ANTHROPIC_AUTH_TOKEN": KEY,
         "ANTHROPIC_DEFAULT_SONNET_MODEL": "bedrock/global.anthropic.claude-sonnet-4-6",  # the user's pin wins
@@ -108,7 +118,7 @@ def test_linux_plan_contents_owners_and_secrets():
     assert alice["secret_keys"] == ["env.ANTHROPIC_AUTH_TOKEN"]
     assert bob["content"]["env"]["ANTHROPIC_AUTH_TOKEN"] == "sk-bf-bob"
     for entry in result["settings_files"]:
-        assert errors("claude-code-settings", entry["content"]) == []
+        assert errors("claude-code-settings", written(entry["content"])) == []
     assert result["users"] == ["alice", "bob"] and result["managed_files"] == []
 
 
@@ -154,7 +164,7 @@ def test_server_name_and_package_are_configurable():
 
 def test_windows_plan_has_no_posix_owner_and_writes_msix_copies():
     found = ["C:\\Users\\dave\\AppData\\Local\\Packages\\Claude_pzs8sxrjxfjjc"]
-    result = plan([{"name": "dave", "virtual_key": KEY}], os_family="Windows", msix_dirs=found)
+    result = plan([{"name": "dave", "virtual_key": KEY}], os_family="Windows", msix_dirs=found, windows_profiles=PROFILES)
     assert result["msix_packages_dirs"] == ["C:\\Users\\dave\\AppData\\Local\\Packages"]
     assert [f["path"] for f in result["desktop_files"]] == [
         "C:\\Users\\dave\\AppData\\Roaming\\Claude\\claude_desktop_config.json",
@@ -164,7 +174,7 @@ def test_windows_plan_has_no_posix_owner_and_writes_msix_copies():
     assert settings["path"] == "C:\\Users\\dave\\.claude\\settings.json"
     assert (settings["owner"], settings["group"], settings["mode"]) == (None, None, None)
     assert len(plan([{"name": "dave", "virtual_key": KEY}], os_family="Windows", msix_dirs=found,
-                    desktop_config_msix=False)["desktop_files"]) == 1
+                    windows_profiles=PROFILES, desktop_config_msix=False)["desktop_files"]) == 1
 
 
 def test_macos_plan_group_staff_and_paths():
@@ -185,46 +195,80 @@ def test_managed_settings_pin_gateway_and_models_without_keys():
     (managed,) = result["managed_files"]
     assert managed["path"] == "/etc/claude-code/managed-settings.d/50-aigateway.json"
     assert (managed["owner"], managed["group"], managed["mode"]) == ("root", "root", "0644")
-    assert managed["content"] == {
+    assert written(managed["content"]) == {
         "availableModels": ["claude-sonnet-4-6"],
         "env": {"ANTHROPIC_BASE_URL": GW + "/anthropic", "ANTHROPIC_DEFAULT_SONNET_MODEL": "claude-sonnet-4-6",
                 "DISABLE_TELEMETRY": "1"},
     }
     assert KEY not in repr(managed)
-    assert errors("claude-code-settings", managed["content"]) == []
+    assert errors("claude-code-settings", written(managed["content"])) == []
 
 
-def test_provider_modes():
-    bedrock = plan([{"name": "a", "virtual_key": KEY}], provider_mode="bedrock")["settings_files"][0]["content"]["env"]
-    assert bedrock["CLAUDE_CODE_USE_BEDROCK"] == "1"
-    assert bedrock["ANTHROPIC_BEDROCK_BASE_URL"] == GW + "/bedrock"
-    assert bedrock["CLAUDE_CODE_SKIP_BEDROCK_AUTH"] == "1"
-    vertex = plan([{"name": "a", "virtual_key": KEY}], provider_mode="vertex", vertex_project_id="p1",
-                  vertex_region="europe-west1")["settings_files"][0]["content"]["env"]
-    assert (vertex["CLAUDE_CODE_USE_VERTEX"], vertex["ANTHROPIC_VERTEX_BASE_URL"]) == ("1", GW + "/genai")
-    assert (vertex["ANTHROPIC_VERTEX_PROJECT_ID"], vertex["CLOUD_ML_REGION"]) == ("p1", "europe-west1")
-    gateway = plan([{"name": "a", "virtual_key": KEY}])["settings_files"][0]["content"]["env"]
-    assert not [k for k in gateway if k.startswith("CLAUDE_CODE_USE")]
-    with pytest.raises(AnsibleFilterError, match="provider_mode"):
-        plan([{"name": "a", "virtual_key": KEY}], provider_mode="foundry")
+@pytest.mark.parametrize("mode", ["bedrock", "vertex", "foundry"])
+def test_cloud_provider_modes_are_refused(mode):
+    with pytest.raises(AnsibleFilterError, match="claude_desktop_provider_mode '%s' is no longer supported" % mode):
+        plan([{"name": "a", "virtual_key": KEY}], provider_mode=mode)
+
+
+def test_gateway_mode_removes_stale_provider_switches_everywhere():
+    result = plan([{"name": "a", "virtual_key": KEY}], managed_settings=True)
+    for content in (result["settings_files"][0]["content"], result["managed_files"][0]["content"]):
+        for name in ("CLAUDE_CODE_USE_BEDROCK", "ANTHROPIC_BEDROCK_BASE_URL", "CLAUDE_CODE_SKIP_BEDROCK_AUTH",
+                     "CLAUDE_CODE_USE_VERTEX", "ANTHROPIC_VERTEX_BASE_URL", "CLAUDE_CODE_SKIP_VERTEX_AUTH"):
+            assert name in content["env"] and content["env"][name] is None  # null: json_merge deletes it
 
 
 # Plan: refusals
 
 
-@pytest.mark.parametrize("where", ["settings", "user", "managed"])
+@pytest.mark.parametrize("where", ["settings", "user"])
 @pytest.mark.parametrize("key", ["forceLoginMethod", "forceLoginOrgUUID"])
-def test_lockout_settings_are_refused_anywhere(where, key):
+def test_login_keys_in_users_own_files_lock_nobody_out_and_are_not_refused(where, key):
     user = {"name": "a", "virtual_key": KEY}
     options = {}
     if where == "settings":
         options["settings"] = {key: "claudeai"}
-    elif where == "user":
-        user["settings"] = {key: "claudeai"}
     else:
-        options.update(managed_settings=True, managed_settings_content={key: "console"})
-    with pytest.raises(AnsibleFilterError, match=key + ".*locked out of the gateway"):
-        plan([user], **options)
+        user["settings"] = {key: "claudeai"}
+    assert plan([user], **options)["settings_files"][0]["content"][key] == "claudeai"
+
+
+@pytest.mark.parametrize("extra, key", [
+    ({"forceLoginMethod": "console"}, "forceLoginMethod"),
+    ({"forceLoginOrgUUID": "org"}, "forceLoginOrgUUID"),
+    ({"enforceAnthropicSignIn": True}, "enforceAnthropicSignIn"),
+    ({"allowedProviders": ["anthropic"]}, "allowedProviders"),
+])
+def test_lockout_keys_in_the_roles_own_managed_dropin_are_refused(extra, key):
+    with pytest.raises(AnsibleFilterError, match=key + ".*locks users out of the gateway"):
+        plan([{"name": "a", "virtual_key": KEY}], managed_settings=True, managed_settings_content=extra)
+
+
+def test_windows_policy_sources_from_registry_and_files():
+    dropins = "C:\\Program Files\\ClaudeCode\\managed-settings.d\\"
+    found = [{"path": dropins + "50-aigateway.json"}, {"path": dropins + "40-other.json"},
+             {"path": dropins + ".hidden.json"}, {"path": "C:\\Program Files\\ClaudeCode\\managed-mcp.json"},
+             {"path": "C:\\Program Files\\ClaudeCode\\managed-settings.json"}, {"path": dropins + "10-a.json"}]
+    paths = cd.claude_policy_windows_files(found, "C:\\Program Files\\ClaudeCode", dropins + "50-aigateway.json")
+    assert paths == ["C:\\Program Files\\ClaudeCode\\managed-settings.json", dropins + "10-a.json",
+                     dropins + "40-other.json"]
+    registry = [
+        {"item": "HKLM:\\SOFTWARE\\Policies\\ClaudeCode", "exists": True, "value": '{"forceLoginMethod": "claudeai"}'},
+        {"item": "HKCU:\\SOFTWARE\\Policies\\ClaudeCode", "exists": False},
+    ]
+    slurped = [{"item": dropins + "40-other.json", "content": base64.b64encode(b'{"allowedProviders": ["anthropic"]}').decode()}]
+    sources = cd.claude_policy_windows_sources(registry, slurped)
+    assert [s["kind"] for s in sources] == ["windows_hklm", "dropin"]
+    with pytest.raises(AnsibleFilterError) as info:
+        cd.claude_policy_report(sources)
+    assert "HKLM:\\SOFTWARE\\Policies\\ClaudeCode\\Settings sets forceLoginMethod" in str(info.value)
+    assert dropins + "40-other.json sets allowedProviders" in str(info.value)
+    report = cd.claude_policy_report(sources, "warn", True)
+    assert len(report["lockouts"]) == 2 and report["os_policy_outranks_files"] is True
+    assert len(report["warnings"]) == 2 and "outranks the managed settings files" in report["warnings"][0]
+    clean = cd.claude_policy_report(cd.claude_policy_windows_sources(
+        [{"item": "HKCU:\\SOFTWARE\\Policies\\ClaudeCode", "exists": True, "value": '{"model": "opus"}'}], []), "fail", True)
+    assert clean["lockouts"] == [] and clean["warnings"] == [] and clean["os_policy_outranks_files"] is False
 
 
 @pytest.mark.parametrize("env, message", [
@@ -261,10 +305,46 @@ def test_bad_users_are_refused(users, message):
         plan(users)
 
 
-@pytest.mark.parametrize("url", ["", "gw:8080", "ftp://gw", "http://gw:8080/?x=1"])
-def test_bad_gateway_url_is_refused(url):
-    with pytest.raises(AnsibleFilterError, match="claude_desktop_gateway_url"):
+@pytest.mark.parametrize("url, reason", [
+    ("", "is required"),
+    ("gw:8080", "scheme must be http or https"),
+    ("ftp://gw", "scheme must be http or https"),
+    ("HTTPS://gw", "scheme must be http or https"),
+    ("http://gw:8080/?x=1", "path, query or fragment"),
+    ("http://gw:8080?x=1", "path, query or fragment"),
+    ("http://gw:8080#top", "path, query or fragment"),
+    ("http://gw:8080#", "path, query or fragment"),
+    ("http://gw:8080/anthropic", "path, query or fragment"),
+    ("http://gw:8080//", "path, query or fragment"),
+    ("http://admin:pw@gw:8080", "user or password"),
+    ("http://@gw:8080", "user or password"),
+    ("http://:8080", "needs a host"),
+    ("http://gw:0", "port must be a number from 1 to 65535"),
+    ("http://gw:65536", "port must be a number from 1 to 65535"),
+    ("http://gw:80a", "port must be a number from 1 to 65535"),
+    ("http://gw:", "port must be a number from 1 to 65535"),
+    ("http://gw :8080", "whitespace, control"),
+    ("http://gw:8080\n", "whitespace, control"),
+    ("http://gw:8080\t", "whitespace, control"),
+    ("http://gw\x00:8080", "whitespace, control"),
+    ("http://gw\x7f:8080", "whitespace, control"),
+    ("http://g\u00e9w:8080", "whitespace, control"),
+])
+def test_bad_gateway_url_is_refused_naming_the_variable(url, reason):
+    with pytest.raises(AnsibleFilterError, match="claude_desktop_gateway_url") as info:
         cd.claude_desktop_plan([{"name": "a", "virtual_key": KEY}], "Debian", url)
+    assert reason in str(info.value)
+
+
+@pytest.mark.parametrize("url, base", [
+    ("http://gw.example.internal:8080", "http://gw.example.internal:8080"),
+    ("https://gw.example.internal/", "https://gw.example.internal"),
+    ("http://127.0.0.1:1", "http://127.0.0.1:1"),
+    ("https://[::1]:65535", "https://[::1]:65535"),
+])
+def test_good_gateway_urls_are_kept_without_the_trailing_slash(url, base):
+    assert cd.gateway_base(url) == base
+    assert cd.FilterModule().filters()["claude_gateway_url"](url) == base
 
 
 def test_missing_accounts_fail_or_are_skipped():
@@ -278,14 +358,14 @@ def test_missing_accounts_fail_or_are_skipped():
 
 def test_absent_needs_no_keys():
     result = plan([{"name": "a", "virtual_key_name": "unresolved"}], state="absent")
-    env = result["settings_files"][0]["content"]["env"]
+    env = written(result["settings_files"][0]["content"]["env"])
     assert set(env) == {"ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"}
     assert "sk-bf" not in repr(result)
 
 
 def test_errors_never_show_key_values():
     with pytest.raises(AnsibleFilterError) as info:
-        plan([{"name": "a", "virtual_key": KEY, "settings": {"forceLoginMethod": "claudeai"}}])
+        plan([{"name": "a", "virtual_key": KEY, "env": {"BAD": ["x"]}}])
     assert KEY not in str(info.value)
 
 
@@ -297,3 +377,154 @@ def test_env_precedence():
     assert env["X"] == "user-env" and env["Z"] == "g" and env["Y"] == "s"
     assert env["ANTHROPIC_BASE_URL"] == GW + "/anthropic"  # the gateway entries win over settings.env
     assert list(env)[:2] == ["ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"]
+
+
+# Models
+
+
+def test_every_tier_and_the_default_model_can_be_pinned():
+    models = {"sonnet": "s", "opus": "o", "haiku": "h", "fable": "f", "default": "bedrock/global.anthropic.claude-opus-4-6"}
+    env = plan([{"name": "a", "virtual_key": KEY}], models=models)["settings_files"][0]["content"]["env"]
+    assert (env["ANTHROPIC_DEFAULT_SONNET_MODEL"], env["ANTHROPIC_DEFAULT_OPUS_MODEL"], env["ANTHROPIC_DEFAULT_HAIKU_MODEL"],
+            env["ANTHROPIC_DEFAULT_FABLE_MODEL"], env["ANTHROPIC_MODEL"]) == (
+        "s", "o", "h", "f", "bedrock/global.anthropic.claude-opus-4-6")
+
+
+def test_models_lock_goes_into_the_managed_dropin_with_every_pin_of_the_host():
+    users = [{"name": "a", "virtual_key": KEY, "models": {"haiku": "user-haiku"}}]
+    managed = plan(users, managed_settings=True, models_lock=True, models={"opus": "o", "sonnet": "s"})["managed_files"][0]
+    content = managed["content"]
+    assert content["allowedProviders"] == ["customEndpoint"]
+    assert content["availableModels"] == ["s", "o", "user-haiku"]
+    assert content["enforceAvailableModels"] is True
+    assert content["env"]["ANTHROPIC_DEFAULT_OPUS_MODEL"] == "o"
+    with pytest.raises(AnsibleFilterError, match="claude_desktop_models_lock needs claude_desktop_managed_settings"):
+        plan(users, models_lock=True, models={"opus": "o"})
+    with pytest.raises(AnsibleFilterError, match="needs model pins"):
+        plan([{"name": "a", "virtual_key": KEY}], managed_settings=True, models_lock=True)
+
+
+def test_user_pins_that_managed_pins_override_are_warned_about(monkeypatch):
+    seen = []
+    monkeypatch.setattr(cd.Display, "warning", lambda self, msg, *a, **k: seen.append(msg))
+    users = [{"name": "bob", "virtual_key": KEY, "models": {"opus": "mine", "haiku": "h"}}]
+    plan(users, managed_settings=True, models={"opus": "o"})
+    assert len(seen) == 1 and "claude_desktop_users[bob].models sets ANTHROPIC_DEFAULT_OPUS_MODEL" in seen[0]
+    seen[:] = []
+    plan(users, models={"opus": "o"})  # no managed settings: the user's pin wins in the user's file
+    assert seen == []
+
+
+# Credentials
+
+
+def test_static_mode_writes_the_token_and_removes_a_helper():
+    content = plan([{"name": "a", "virtual_key": KEY}])["settings_files"][0]["content"]
+    assert content["env"]["ANTHROPIC_AUTH_TOKEN"] == KEY
+    assert content["apiKeyHelper"] is None and content["env"]["CLAUDE_CODE_API_KEY_HELPER_TTL_MS"] is None
+
+
+def test_helper_mode_writes_the_helper_never_the_token():
+    result = plan([{"name": "a"}], credential_mode="helper", api_key_helper="/usr/local/bin/bifrost-key",
+                  api_key_helper_ttl_ms=300000, mcp_headers_helper="/usr/local/bin/bifrost-headers", chat_enabled=False)
+    content = result["settings_files"][0]["content"]
+    assert content["apiKeyHelper"] == "/usr/local/bin/bifrost-key"
+    assert content["env"]["ANTHROPIC_AUTH_TOKEN"] is None  # removed from the file
+    assert content["env"]["CLAUDE_CODE_API_KEY_HELPER_TTL_MS"] == "300000"
+    assert errors("claude-code-settings", written(content)) == []
+    entry = result["code_files"][0]["content"]["mcpServers"]["bifrost"]
+    assert entry == {"type": "http", "url": GW + "/mcp", "headers": None, "headersHelper": "/usr/local/bin/bifrost-headers"}
+    assert "sk-bf" not in repr(result)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"credential_mode": "helper"}, "needs claude_desktop_api_key_helper"),
+    ({"credential_mode": "helper", "api_key_helper": "k", "chat_enabled": False}, "needs claude_desktop_mcp_headers_helper"),
+    ({"credential_mode": "helper", "api_key_helper": "k", "code_mcp_enabled": False}, "Chat tab's mcp-remote entry needs"),
+    ({"credential_mode": "oauth"}, "credential_mode must be one of static, helper"),
+])
+def test_helper_mode_refusals(options, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        plan([{"name": "a"}], **options)
+
+
+# Code tab MCP
+
+
+def test_code_tab_gets_the_gateway_mcp_at_user_scope_with_the_key_masked():
+    result = plan([{"name": "alice", "virtual_key": KEY}], accounts=ACCOUNTS, mcp_server_name="gw")
+    (code,) = result["code_files"]
+    assert code["path"] == "/srv/home/alice/.claude.json"
+    assert code["content"] == {"mcpServers": {"gw": {
+        "type": "http", "url": GW + "/mcp", "headers": {"Authorization": "Bearer " + KEY}, "headersHelper": None}}}
+    assert code["secret_keys"] == ["mcpServers.gw.headers.Authorization"]
+    assert (code["owner"], code["mode"]) == ("alice", "0600")
+    assert plan([{"name": "a", "virtual_key": KEY, "code_mcp_enabled": False}])["code_files"] == []
+    assert plan([{"name": "a", "virtual_key": KEY}], code_mcp_enabled=False)["code_files"] == []
+
+
+def test_code_tab_mcp_machine_wide_holds_no_key():
+    result = plan([{"name": "a", "virtual_key": KEY}], code_mcp_managed=True)
+    assert result["code_files"] == []  # managed-mcp.json takes exclusive control; user entries would be ignored
+    (managed,) = result["managed_files"]
+    assert managed["path"] == "/etc/claude-code/managed-mcp.json"
+    assert (managed["owner"], managed["mode"]) == ("root", "0644")
+    assert managed["content"]["mcpServers"]["bifrost"]["headers"] == {"Authorization": "Bearer ${ANTHROPIC_AUTH_TOKEN}"}
+    assert "sk-bf" not in repr(managed)
+
+
+# mcp-remote, CA, telemetry
+
+
+def test_mcp_remote_is_pinned_and_gets_the_ca_bundle():
+    result = plan([{"name": "a", "virtual_key": KEY}], mcp_remote_version="0.15.1", ca_bundle="/etc/ssl/private-ca.pem")
+    entry = result["desktop_files"][0]["content"]["mcpServers"]["bifrost"]
+    assert entry["args"][:2] == ["-y", "mcp-remote@0.15.1"]
+    assert entry["env"]["NODE_EXTRA_CA_CERTS"] == "/etc/ssl/private-ca.pem"
+    assert result["settings_files"][0]["content"]["env"]["NODE_EXTRA_CA_CERTS"] == "/etc/ssl/private-ca.pem"
+    installed = plan([{"name": "a", "virtual_key": KEY}], mcp_command="/usr/local/bin/mcp-remote")
+    assert installed["desktop_files"][0]["content"]["mcpServers"]["bifrost"]["args"][:2] == [GW + "/mcp", "--header"]
+    with pytest.raises(AnsibleFilterError, match="already has a version"):
+        plan([{"name": "a", "virtual_key": KEY}], mcp_remote_package="mcp-remote@0.1", mcp_remote_version="0.15.1")
+    scoped = plan([{"name": "a", "virtual_key": KEY}], mcp_remote_package="@acme/mcp-remote", mcp_remote_version="1.0.0")
+    assert scoped["desktop_files"][0]["content"]["mcpServers"]["bifrost"]["args"][1] == "@acme/mcp-remote@1.0.0"
+
+
+def test_telemetry_env():
+    env = plan([{"name": "a", "virtual_key": KEY}], telemetry=True,
+               telemetry_env={"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"},
+               )["settings_files"][0]["content"]["env"]
+    assert env["CLAUDE_CODE_ENABLE_TELEMETRY"] == "1" and env["OTEL_METRICS_EXPORTER"] == "otlp"
+    assert "CLAUDE_CODE_ENABLE_TELEMETRY" not in plan([{"name": "a", "virtual_key": KEY}])["settings_files"][0]["content"]["env"]
+    with pytest.raises(AnsibleFilterError, match="OTEL_\\* variables only"):
+        plan([{"name": "a", "virtual_key": KEY}], telemetry=True, telemetry_env={"FOO": "x"})
+    with pytest.raises(AnsibleFilterError, match="claude_desktop_telemetry is off"):
+        plan([{"name": "a", "virtual_key": KEY}], telemetry_env={"OTEL_METRICS_EXPORTER": "otlp"})
+
+
+# Windows profiles
+
+
+def test_windows_profiles_from_profilelist():
+    found = [{"account": "CORP\\alice", "path": "C:\\Users\\alice.CORP"},
+             {"account": "HOST\\alice", "path": "C:\\Users\\alice"},
+             {"account": "CORP\\bob", "path": "D:\\Profiles\\bob"},
+             {"account": None, "path": "C:\\Users\\orphan"}]
+    profiles = cd.windows_profiles(found)
+    assert profiles["corp\\alice"] == "C:\\Users\\alice.CORP" and "alice" not in profiles  # ambiguous bare name
+    assert profiles["bob"] == "D:\\Profiles\\bob"
+    result = plan([{"name": "CORP\\alice", "virtual_key": KEY}, {"name": "Bob", "virtual_key": KEY}], os_family="Windows",
+                  windows_profiles=found, desktop_config_msix=False)
+    assert [f["path"] for f in result["settings_files"]] == [
+        "C:\\Users\\alice.CORP\\.claude\\settings.json", "D:\\Profiles\\bob\\.claude\\settings.json"]
+    assert result["code_files"][1]["path"] == "D:\\Profiles\\bob\\.claude.json"
+
+
+def test_windows_homes_are_never_guessed():
+    with pytest.raises(AnsibleFilterError, match="user carol has no account profile"):
+        plan([{"name": "carol", "virtual_key": KEY}], os_family="Windows", windows_profiles=PROFILES)
+    with pytest.raises(AnsibleFilterError, match="profile directory of user carol is unknown"):
+        plan([{"name": "carol", "virtual_key": KEY}], os_family="Windows")
+    skipped = plan([{"name": "carol", "virtual_key": KEY}], os_family="Windows", windows_profiles=PROFILES,
+                   skip_missing_users=True)
+    assert skipped["skipped_users"] == ["carol"]
