@@ -19,12 +19,16 @@ description:
     Claude Desktop C(claude_desktop_config.json).
   - The file is rewritten only when its parsed data changes, atomically (a temporary file in the same directory, then a
     rename), so a file that differs only in formatting is left alone.
+  - Safe to run as root on files inside directories that other users own (their homes). The module never follows a
+    path such a user controls. It writes each file as whoever controls its directory (a child process that has become
+    that user), or as root when only root controls the whole path; see the notes and C(docs/security.md).
   - One invocation can merge many files with O(files), which keeps the number of module runs per host small.
 options:
   path:
     description:
       - The JSON file to merge into.
-      - A symbolic link is followed and its target is written; the link itself stays a link.
+      - It must be a regular file with one link. A symbolic link, hard-linked file, FIFO, device, socket or directory at
+        this path is refused with an error naming it, and left as it is.
       - Mutually exclusive with O(files); one of O(path) and O(files) is required.
     type: path
   content:
@@ -38,8 +42,9 @@ options:
   files:
     description:
       - Several files to merge in one invocation. Every other option applies to each entry.
-      - Files are processed in order, each one atomically. The first file that fails stops the run and fails the task,
-        naming that file; files merged before it stay merged and are listed in RV(results).
+      - Files are processed each one atomically. A file that fails (bad JSON, a refused file, an owner without account,
+        a missing home) does not stop the others. The task then fails at the end, listing every failed file with its
+        reason, and RV(results) and C(changed) say exactly what was written.
       - Mutually exclusive with O(path) and O(content).
     type: list
     elements: dict
@@ -100,6 +105,8 @@ options:
   create_parents:
     description:
       - Create missing parent directories, with O(owner), O(group) and O(dir_mode).
+      - Directories are created only inside an existing directory that the file's owner (O(owner), else the user the
+        module runs as) owns. So a missing home is never created; it is an error naming the file.
       - With V(false), a missing parent directory is an error.
     type: bool
     default: false
@@ -113,6 +120,11 @@ options:
       - Keep a timestamped copy of the file before changing it.
     type: bool
     default: false
+  max_size:
+    description:
+      - The largest file, in bytes, that is read. A larger file is refused with an error naming it and left alone.
+    type: int
+    default: 67108864
   indent:
     description:
       - The number of spaces to indent a rewritten file with.
@@ -140,8 +152,11 @@ options:
     default: false
   secret_keys:
     description:
-      - Key paths whose values are secrets. The strings found there, in the old file, in O(content) and in the new file,
-        are masked in the task result, the diff and the logged module arguments.
+      - Key paths whose values are secrets. The strings found there, in the old file (whoever wrote them), in O(content)
+        and in the new file, are masked in the task result and the diff, as they are and in their JSON-escaped form
+        (a value with C(") or C(\)), at every verbosity.
+      - O(content) and O(files) are never logged on the host (syslog, journald), and the module's C(invocation) shows
+        C((file content, not shown)) in their place, so no verbosity prints the content.
       - A key path joins keys with C(.); a literal C(.) or C(\) inside a key is escaped with C(\), for example
         C(mcpServers.my\.server.env.API_KEY).
       - When the value at a path is an object or a list, every string inside it is masked.
@@ -172,9 +187,25 @@ notes:
   - A V(null) in O(content) deletes the key. A V(null) in the file is replaced by an object or list without a type clash.
   - A new file without O(mode) is created with mode C(0600), because settings files often hold secrets. An existing
     file keeps its owner, group and mode unless O(owner), O(group) or O(mode) say otherwise.
-  - Writes go through symbolic links to their targets.
-  - O(secret_keys) masks values in what the task returns and logs (result, diff, module arguments); the file itself holds
-    them, so give such files a private O(mode) (new files get C(0600) anyway).
+  - Security (run as root on users' files). For each file the module walks the directory path with C(lstat), following
+    only links that root owns. If a user owns a directory or link on the way (their home), the file is read, merged and
+    written by a child process that has become that user (uid, gid and groups), so the kernel allows only what that
+    user may do. Root writes a file itself only when nobody else controls its path. One module run serves every file.
+  - A symbolic link, a file with more than one hard link, a FIFO, device, socket or directory at the file's path is
+    refused (opened with C(O_NOFOLLOW) and C(O_NONBLOCK), checked on the descriptor, so nothing blocks), and so is a file
+    larger than O(max_size).
+  - The temporary file and the O(backup) copy are created with C(O_EXCL) and C(O_NOFOLLOW), private from the first byte;
+    owner, group and mode are set on the descriptor before the rename, and file and directory are synced.
+  - Concurrent changes. Just before the rename the file is read again. If it changed since it was read (inode, size,
+    modification time or content hash), the merge is done again on the new content, up to 3 attempts in all; then the
+    task fails naming the file. A new file is put in place with a link that fails if the name appeared meanwhile. What
+    remains is the short moment between that last check and the rename. A write that lands there is lost, as with any
+    program that replaces a file by renaming, unless the other program locks the file (Claude Code uses no lock that
+    this module could share).
+  - O(secret_keys) masks values in what the task returns (result, diff); the file itself holds them, so give such files
+    a private O(mode) (new files get C(0600) anyway).
+  - O(unsafe_writes), O(attributes) and the SELinux options of the files fragment are ignored; the file is always
+    replaced atomically.
   - The changed key paths in RV(changed_keys) use the same syntax as O(secret_keys).
   - With O(allow_comments), comments are lost when the file is rewritten.
 seealso:
@@ -272,7 +303,7 @@ backup_file:
   sample: /home/alice/.claude/settings.json.12345.2026-01-31@12:00:00~
 results:
   description:
-    - One entry per file of O(files), in order. When a file fails, the entries of the files done before it.
+    - One entry per file of O(files), in order, also for files that failed.
   returned: when O(files) is used
   type: list
   elements: dict
@@ -293,6 +324,16 @@ results:
       type: list
       elements: str
       sample: [env.ANTHROPIC_AUTH_TOKEN]
+    failed:
+      description: Whether this file failed (it was not changed).
+      returned: when this file failed
+      type: bool
+      sample: true
+    msg:
+      description: Why this file failed, naming it.
+      returned: when this file failed
+      type: str
+      sample: "/home/alice/.claude/settings.json: is a symbolic link; refused (links under a user's control are never followed)"
     backup_file:
       description: The backup copy of this file made because of O(backup).
       returned: when O(backup=true) and the file changed

@@ -360,11 +360,16 @@ print("\n".join(seen))
 
 def test_6_real_reader_never_gets_a_written_key(capsys, base, alice, eve):
     settings = settings_of(alice)
-    alice.run("import os; os.mkdir('.claude', 0o755); open('.claude/settings.json', 'w').write('{}'); os.chmod('.claude/settings.json', 0o644)")
+    # A home others may enter (the default of many systems) and a world-readable settings file.
+    alice.run("import os; os.chmod('.', 0o755); os.mkdir('.claude', 0o755); open('.claude/settings.json', 'w').write('{}');"
+              "os.chmod('.claude/settings.json', 0o644)")
     stop = base / ("stop-" + eve.name)
     reader = eve.start(READER.replace("sys.argv[1], sys.argv[2]", "%r, %r" % (str(settings), str(stop))))
     try:
-        for attempt in range(10):
+        for attempt in range(40):
+            # The user empties the file and makes it world-readable again: the module must close it before writing a key.
+            settings.write_text("{}")
+            os.chmod(settings, 0o644)
             run_module(capsys, files=[entry(alice, key=KEY + "-%d" % attempt)])
     finally:
         stop.touch()
