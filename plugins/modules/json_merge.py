@@ -596,6 +596,10 @@ def run_as(module, user, jobs):
         status = 0
         try:
             os.close(reader)
+            # The module's output is the parent's stdout: nothing the child does (a fail_json deep in run_command) may
+            # write there.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
             uid, gid, groups = user
             os.setgroups(list(groups))
             os.setgid(gid)

@@ -299,8 +299,8 @@ def test_5_the_module_logs_no_content_and_no_key(capsys, monkeypatch, alice):
     logged = []
     monkeypatch.setattr(AnsibleModule, "log", lambda self, msg, log_args=None: logged.append(repr((msg, log_args))))
     marker = "not-a-secret-but-content-" + uuid.uuid4().hex
-    files = [entry(alice), dict(entry(alice, key=OTHER_KEY, path=desktop_of(alice)), content={"mcpServers": {"m": {"command": marker}},
-                                                                                             "env": {"ANTHROPIC_AUTH_TOKEN": OTHER_KEY}})]
+    desktop_content = {"mcpServers": {"m": {"command": marker}}, "env": {"ANTHROPIC_AUTH_TOKEN": OTHER_KEY}}
+    files = [entry(alice), dict(entry(alice, key=OTHER_KEY, path=desktop_of(alice)), content=desktop_content)]
     result, printed = run_module(capsys, files=files, create_parents=True)
     assert logged, "the module logged nothing at all: the capture is broken"
     text = "\n".join(logged)
