@@ -466,3 +466,63 @@ def test_batch_goes_on_after_a_bad_file_and_fails_at_the_end_naming_it(tmp_path,
     assert load(first) == {"a": 1, "b": 2}
     assert load(last) == {"z": 1, "b": 2}
     assert snapshot(bad) == bad_before
+
+
+# Refused files, logs and the invocation (the attacks themselves, by real users, are in tests/security)
+
+
+def test_fifo_hard_link_and_oversized_files_are_refused_at_once_and_the_rest_is_written(tmp_path, capsys):
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    linked = write(tmp_path / "linked.json", {"a": 1})
+    os.link(linked, tmp_path / "other-name.json")
+    big = write(tmp_path / "big.json", {"a": "x" * 100})
+    good = write(tmp_path / "good.json", {"a": 1})
+    result, dummy = run(capsys, files=[dict(path=str(p), content={"b": 2}) for p in (fifo, linked, big, good)], max_size=64)
+    assert result["failed"] is True
+    assert result["msg"].startswith("3 of 4 files failed: ")
+    assert [entry.get("msg", "").split(": ", 1)[-1].split(";")[0] for entry in result["results"]] == [
+        "is a FIFO, not a regular file", "has 2 hard links", "is larger than max_size (64 bytes, the file has 114)", ""]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert load(linked) == {"a": 1} and load(big) == {"a": "x" * 100}
+    assert load(good) == {"a": 1, "b": 2}
+
+
+def test_content_is_neither_logged_nor_in_the_invocation(tmp_path, capsys, monkeypatch):
+    logged = []
+    monkeypatch.setattr(json_merge_module.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append(repr((msg, log_args))))
+    marker = "plain-content-marker"
+    target = tmp_path / "settings.json"
+    result, printed = run(capsys, path=str(target), content={"env": {"TOKEN": SECRET, "OTHER": marker}}, secret_keys=["env.TOKEN"])
+    assert result["changed"] is True and load(target)["env"]["OTHER"] == marker
+    assert logged and all(SECRET not in line and marker not in line for line in logged)
+    assert result["invocation"]["module_args"]["content"] == "(file content, not shown)"
+    assert SECRET not in printed and marker not in printed
+
+
+def test_a_file_changed_between_read_and_rename_is_merged_again(tmp_path, capsys, monkeypatch):
+    target = write(tmp_path / "settings.json", {"mine": 1})
+    real = json_merge_module.unchanged_since
+    calls = []
+
+    def application_writes_first(dir_fd, name, snapshot, label, max_size):
+        if not calls:
+            target.write_text('{"mine": 1, "app": 2}')
+        calls.append(name)
+        return real(dir_fd, name, snapshot, label, max_size)
+
+    monkeypatch.setattr(json_merge_module, "unchanged_since", application_writes_first)
+    result, dummy = run(capsys, path=str(target), content={"env": {"A": "1"}})
+    assert result["changed"] is True and len(calls) == 2
+    assert load(target) == {"mine": 1, "app": 2, "env": {"A": "1"}}
+    assert sorted(os.listdir(tmp_path)) == ["settings.json"]
+
+
+def test_a_file_that_keeps_changing_fails_naming_it_after_three_attempts(tmp_path, capsys, monkeypatch):
+    target = write(tmp_path / "settings.json", {"mine": 1})
+    monkeypatch.setattr(json_merge_module, "unchanged_since", lambda *args: False)
+    result, dummy = run(capsys, path=str(target), content={"env": {"A": "1"}})
+    assert result["failed"] is True
+    assert result["msg"] == "%s: the file kept changing while it was merged (3 attempts); it was not written, run again" % target
+    assert load(target) == {"mine": 1}
+    assert sorted(os.listdir(tmp_path)) == ["settings.json"]
