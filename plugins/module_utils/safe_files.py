@@ -221,10 +221,11 @@ def nearest_existing(directory):
     return directory, missing
 
 
-def make_directories(directory, label, owner_uid, uid, gid, mode):
+def make_directories(directory, label, owner_uid, uid, gid, mode, check_only=False):
     """Create the missing directories of ``directory``, only below an existing directory that ``owner_uid`` owns.
 
-    So a missing home is never created: its parent (/home) belongs to root, not to the user.
+    So a missing home is never created: its parent (/home) belongs to root, not to the user. ``check_only``: only
+    check (check mode).
     """
     existing, missing = nearest_existing(directory)
     if not missing:
@@ -237,6 +238,8 @@ def make_directories(directory, label, owner_uid, uid, gid, mode):
         raise FileError(
             "%s: the directory %s does not exist, and create_parents creates directories only inside a directory that "
             "the file's owner owns (%s is not; is the user's home missing?)" % (label, missing[0], existing))
+    if check_only:
+        return missing
     for path in missing:
         try:
             os.mkdir(path, 0o700)

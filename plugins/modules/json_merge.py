@@ -463,13 +463,17 @@ def merge_file(module, job):
             raise FileError("%s: the file does not exist (create is false)" % path)
         if not params["create_parents"]:
             raise FileError("%s: the directory %s does not exist (create_parents creates it)" % (path, directory))
-        if module.check_mode:
-            merged = merge_json_text(None, job.content, state=params["state"], list_merge=params["list_merge"], force=params["force"],
-                                     indent=params["indent"], source=path, secret_keys=job.secret_keys)
-            result.update(changed=True, changed_keys=merged.changed_keys)
-            return result, diff_of(module, path, "", merged.after, merged.secrets), merged.secrets
         owner_uid = os.geteuid() if job.uid == -1 else job.uid
-        make_directories(directory, path, owner_uid, job.uid, job.gid, file_mode(job.attributes["dir_mode"], 0o700))
+        make_directories(directory, path, owner_uid, job.uid, job.gid, file_mode(job.attributes["dir_mode"], 0o700), module.check_mode)
+        if module.check_mode:
+            try:
+                merged = merge_json_text(None, job.content, state=params["state"], list_merge=params["list_merge"], force=params["force"],
+                                         indent=params["indent"], source=path, secret_keys=job.secret_keys)
+            except JsonMergeError as exc:
+                raise FileError(str(exc)) from None
+            after = merged.after if merged.changed else dump_json(merged.data, indent=DEFAULT_INDENT if params["indent"] is None else params["indent"])
+            result.update(changed=True, changed_keys=merged.changed_keys)
+            return result, diff_of(module, path, "", after, merged.secrets), merged.secrets
     dir_fd = open_directory(directory, path)
     try:
         return merge_in_directory(module, job, dir_fd, directory, name, result)
