@@ -45,14 +45,15 @@ class FileError(Exception):
 
 
 class Snapshot:
-    """What was read: the bytes and the identity of the file (None for a file that does not exist)."""
+    """What was read: the bytes (None once released, or for a missing file), the file's status and the SHA-256 of its
+    content (None for a file that does not exist)."""
 
     __slots__ = ("data", "status", "digest")
 
-    def __init__(self, data, status):
+    def __init__(self, data, status, digest=None):
         self.data = data
         self.status = status
-        self.digest = None if data is None else hashlib.sha256(data).digest()
+        self.digest = digest if data is None else hashlib.sha256(data).digest()
 
     @property
     def exists(self):
@@ -82,8 +83,9 @@ def open_directory(path, label):
         raise FileError("%s: cannot open the directory %s: %s" % (label, path, _reason(exc))) from None
 
 
-def read_snapshot(dir_fd, name, label, max_size):
-    """The file's bytes and status, or a `Snapshot` of a missing file. Refuses anything but a regular file with one link."""
+def read_snapshot(dir_fd, name, label, max_size, keep=True):
+    """The file's bytes, status and hash, or a `Snapshot` of a missing file. Refuses anything but a regular file with one
+    link. ``keep=False`` only hashes the content (a second look at a large file costs no second copy in memory)."""
     try:
         descriptor = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
@@ -96,17 +98,23 @@ def read_snapshot(dir_fd, name, label, max_size):
         status = os.fstat(descriptor)
         check_regular(status, label, max_size)
         chunks = []
+        digest = hashlib.sha256()
         total = 0
         while True:
-            chunk = os.read(descriptor, max(status.st_size + 1 - total, 1 << 16))
+            chunk = os.read(descriptor, max(status.st_size + 1 - total, 1 << 16) if keep else 1 << 20)
             if not chunk:
                 break
-            chunks.append(chunk)
             total += len(chunk)
             if total > max_size:
                 raise FileError("%s: is larger than max_size (%d bytes); refused" % (label, max_size))
+            if keep:
+                chunks.append(chunk)
+            else:
+                digest.update(chunk)
         # The status after the read, so that a write during the read shows as a change at the commit.
-        return Snapshot(b"".join(chunks), os.fstat(descriptor))
+        if keep:
+            return Snapshot(b"".join(chunks), os.fstat(descriptor))
+        return Snapshot(None, os.fstat(descriptor), digest.digest())
     except OSError as exc:
         raise FileError("%s: cannot read the file: %s" % (label, _reason(exc))) from None
     finally:

@@ -431,7 +431,7 @@ def group_id(group, label):
 
 def unchanged_since(dir_fd, name, snapshot, label, max_size):
     """Whether the file is still what was read (identity, size, mtime and content hash). Tests replace this to race."""
-    return read_snapshot(dir_fd, name, label, max_size).same_as(snapshot)
+    return read_snapshot(dir_fd, name, label, max_size, keep=False).same_as(snapshot)
 
 
 class Job:
@@ -498,6 +498,8 @@ def merge_in_directory(module, job, dir_fd, directory, name, result):
                 text = snapshot.data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise FileError("%s: the file is not UTF-8 text (invalid byte at offset %d)" % (path, exc.start)) from None
+            if not params["backup"]:
+                snapshot.data = None  # only a backup needs the bytes again; a large file is then not held twice
         try:
             merged = merge_json_text(text, job.content, state=params["state"], list_merge=params["list_merge"],
                                      force=params["force"], allow_comments=params["allow_comments"], indent=params["indent"],
