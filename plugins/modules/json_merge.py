@@ -513,7 +513,8 @@ def merge_in_directory(module, job, dir_fd, directory, name, result):
         created_empty = not snapshot.exists and not merged.changed
         empty_text = dump_json(merged.data, indent=DEFAULT_INDENT if params["indent"] is None else params["indent"]) if created_empty else None
         result["changed_keys"] = merged.changed_keys
-        diff = diff_of(module, path, merged.before, empty_text if created_empty else merged.after, secrets)
+        # merged.after is built only for a diff: a large file's new text is otherwise written in pieces.
+        diff = diff_of(module, path, merged.before, empty_text if created_empty else merged.after, secrets) if module._diff else None
         if not merged.changed and snapshot.exists:
             if module.check_mode:
                 status = snapshot.status
