@@ -38,6 +38,8 @@ if os.geteuid() != 0:
 
 # The attackers' interpreter: the system's (the test's own Python may live under /root, which they cannot enter).
 ATTACKER_PYTHON = "/usr/bin/python3"
+if not os.access(ATTACKER_PYTHON, os.X_OK):
+    pytest.fail("tests/security needs %s (the attackers run it as unprivileged users)" % ATTACKER_PYTHON, pytrace=False)
 KEY = "sk-bf-" + "V" * 40
 OTHER_KEY = "sk-bf-" + "W" * 40
 ROOT_SECRET = "root-only-" + "R" * 30
