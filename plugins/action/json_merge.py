@@ -23,10 +23,9 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge import JsonMergeError, merge_json_text
+from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge import JsonMergeError, mask_secrets, merge_json_text
 
 MODULE = "aigateway.bifrost.json_merge"
-MASK = "********"
 # Options of the module that mean something on Windows, and file attributes that do not (ACLs are inherited there).
 WINDOWS_OPTIONS = frozenset((
     "path", "content", "files", "state", "list_merge", "create", "create_parents", "dir_mode", "backup", "indent",
@@ -37,15 +36,6 @@ POSIX_ONLY_OPTIONS = frozenset((
 ))
 FILE_ENTRY_KEYS = frozenset(("path", "content", "owner", "group", "mode", "dir_mode", "secret_keys"))
 NOT_FOUND_MARKERS = ("is not found", "does not exist", "cannot find")
-
-
-def mask_secrets(text, secrets):
-    """text with every secret value replaced by a mask (longest first, so no part of a longer secret is left)."""
-    if not text:
-        return text
-    for secret in sorted(set(s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
 
 
 class ActionModule(ActionBase):

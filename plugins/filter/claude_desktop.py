@@ -650,7 +650,8 @@ def claude_desktop_plan(users, os_family, gateway_url, keys=None, accounts=None,
             # One json_merge run writes every file of the host, so each entry says how to create its directories.
             attributes["dir_mode"] = "0700"
         settings = user_settings_content(user, key, base, options)
-        secrets = ["env." + k for k in ["ANTHROPIC_AUTH_TOKEN"] + secret_env if k in settings["env"]]
+        # Every listed key is masked, also one the user wrote and the role does not (their own ANTHROPIC_API_KEY).
+        secrets = ["env." + k for k in ["ANTHROPIC_AUTH_TOKEN"] + secret_env]
         plan["settings_files"].append(dict(attributes, path=paths["settings"], content=settings, secret_keys=sorted(set(secrets))))
 
         if options.get("chat_enabled", True) and user.get("chat_enabled", True):

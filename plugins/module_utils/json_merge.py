@@ -57,17 +57,10 @@ _TYPE_ARTICLES = {
 # The first indented line of a pretty-printed document tells its indent unit.
 _INDENT_RE = re.compile(r"\n([ \t]+)[^ \t\r\n]")
 _NOT_NEWLINE_RE = re.compile(r"[^\n]")
-# Tokens that `allow_comments` handles: strings (kept as they are, so nothing inside them is touched), comments and
-# trailing commas (blanked with spaces, newlines kept, so line and column numbers stay right).
-_JSONC_TOKEN_RE = re.compile(
-    r"""
-      "(?:[^"\\\n]|\\.)*"
-    | //[^\n]*
-    | /\*.*?\*/
-    | ,(?=(?:\s|//[^\n]*|/\*.*?\*/)*[\]}])
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+# Used by the comment scanner: runs of characters that need no decision (no backtracking, each matched once).
+_STRING_BODY_RE = re.compile(r'[^"\\\n]*')
+_PLAIN_RE = re.compile(r'[^"/,\]} \t\r\n]+')
+MASK = "********"
 
 
 class JsonMergeError(Exception):
@@ -253,14 +246,70 @@ def _decode(text, source):
         raise JsonMergeError("%s: invalid JSON: %s" % (source, exc)) from None
 
 
-def _strip_comments(text):
-    def blank(match):
-        token = match.group(0)
-        if token[0] == '"':
-            return token
-        return _NOT_NEWLINE_RE.sub(" ", token)
+def strip_comments(text, stats=None):
+    """Blank ``//`` and ``/* */`` comments and trailing commas with spaces (newlines kept, so line and column numbers
+    stay right); strings are kept as they are. One pass over the text, each character looked at a bounded number of
+    times: linear time whatever the input (a backtracking regular expression took exponential time on some inputs).
 
-    return _JSONC_TOKEN_RE.sub(blank, text)
+    ``stats`` (a dict, optional) receives ``steps``: the number of scanner steps, at most ``len(text)``.
+    An unterminated comment or string is left as it is, for the parser to report with its line and column.
+    """
+    blanks = []
+    pending_comma = None
+    index = 0
+    steps = 0
+    length = len(text)
+    while index < length:
+        steps += 1
+        char = text[index]
+        if char == '"':
+            end = index + 1
+            while True:
+                end = _STRING_BODY_RE.match(text, end).end()
+                if end < length and text[end] == "\\":
+                    end += 2
+                    continue
+                break
+            index = end + 1 if end < length and text[end] == '"' else length if end >= length else end
+            pending_comma = None
+        elif char == "/" and text.startswith("//", index):
+            end = text.find("\n", index)
+            end = length if end < 0 else end
+            blanks.append((index, end))
+            index = end
+        elif char == "/" and text.startswith("/*", index):
+            end = text.find("*/", index + 2)
+            if end < 0:
+                break
+            blanks.append((index, end + 2))
+            index = end + 2
+        elif char == ",":
+            pending_comma = index
+            index += 1
+        elif char in "]}":
+            if pending_comma is not None:
+                blanks.append((pending_comma, pending_comma + 1))
+                pending_comma = None
+            index += 1
+        elif char in " \t\r\n":
+            index += 1
+        else:
+            pending_comma = None
+            match = _PLAIN_RE.match(text, index)
+            index = match.end() if match else index + 1
+    if stats is not None:
+        stats["steps"] = steps
+    if not blanks:
+        return text
+    blanks.sort()
+    pieces = []
+    copied = 0
+    for start, end in blanks:
+        pieces.append(text[copied:start])
+        pieces.append(_NOT_NEWLINE_RE.sub(" ", text[start:end]))
+        copied = end
+    pieces.append(text[copied:])
+    return "".join(pieces)
 
 
 class _Layout:
@@ -335,7 +384,7 @@ def _parse(text, allow_comments, source):
     except JsonMergeError:
         if not allow_comments:
             raise
-        document = _decode(_strip_comments(text), source)
+        document = _decode(strip_comments(text), source)
     if not isinstance(document, dict):
         raise JsonMergeError("%s: the top-level value is %s, not an object" % (source, _TYPE_ARTICLES.get(_json_type(document), "not JSON")))
     return document, None
@@ -560,6 +609,28 @@ def secret_values(data, secret_keys, found=None):
         if node is not _MISSING:
             _collect_strings(node, found)
     return found
+
+
+def secret_forms(secrets):
+    """Every way a secret can appear in JSON text: as is, JSON-escaped (a value holding ``"`` or ``\\``), and escaped
+    with non-ASCII characters as ``\\uXXXX``; longest first, so that no part of a longer one is left."""
+    forms = set()
+    for secret in secrets or ():
+        if not secret:
+            continue
+        forms.add(secret)
+        forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+        forms.add(json.dumps(secret)[1:-1])
+    return sorted((form for form in forms if form), key=len, reverse=True)
+
+
+def mask_secrets(text, secrets):
+    """``text`` with every form of every secret (see `secret_forms`) replaced by ``********``."""
+    if not text:
+        return text
+    for form in secret_forms(secrets):
+        text = text.replace(form, MASK)
+    return text
 
 
 # The entry point

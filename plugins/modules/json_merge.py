@@ -19,12 +19,16 @@ description:
     Claude Desktop C(claude_desktop_config.json).
   - The file is rewritten only when its parsed data changes, atomically (a temporary file in the same directory, then a
     rename), so a file that differs only in formatting is left alone.
+  - Safe to run as root on files inside directories that other users own (their homes). The module never follows a
+    path such a user controls. It writes each file as whoever controls its directory (a child process that has become
+    that user), or as root when only root controls the whole path; see the notes and C(docs/security.md).
   - One invocation can merge many files with O(files), which keeps the number of module runs per host small.
 options:
   path:
     description:
       - The JSON file to merge into.
-      - A symbolic link is followed and its target is written; the link itself stays a link.
+      - It must be a regular file with one link. A symbolic link, hard-linked file, FIFO, device, socket or directory at
+        this path is refused with an error naming it, and left as it is.
       - Mutually exclusive with O(files); one of O(path) and O(files) is required.
     type: path
   content:
@@ -38,8 +42,9 @@ options:
   files:
     description:
       - Several files to merge in one invocation. Every other option applies to each entry.
-      - Files are processed in order, each one atomically. The first file that fails stops the run and fails the task,
-        naming that file; files merged before it stay merged and are listed in RV(results).
+      - Files are processed each one atomically. A file that fails (bad JSON, a refused file, an owner without account,
+        a missing home) does not stop the others. The task then fails at the end, listing every failed file with its
+        reason, and RV(results) and C(changed) say exactly what was written.
       - Mutually exclusive with O(path) and O(content).
     type: list
     elements: dict
@@ -100,6 +105,8 @@ options:
   create_parents:
     description:
       - Create missing parent directories, with O(owner), O(group) and O(dir_mode).
+      - Directories are created only inside an existing directory that the file's owner (O(owner), else the user the
+        module runs as) owns. So a missing home is never created; it is an error naming the file.
       - With V(false), a missing parent directory is an error.
     type: bool
     default: false
@@ -113,6 +120,11 @@ options:
       - Keep a timestamped copy of the file before changing it.
     type: bool
     default: false
+  max_size:
+    description:
+      - The largest file, in bytes, that is read. A larger file is refused with an error naming it and left alone.
+    type: int
+    default: 67108864
   indent:
     description:
       - The number of spaces to indent a rewritten file with.
@@ -140,8 +152,11 @@ options:
     default: false
   secret_keys:
     description:
-      - Key paths whose values are secrets. The strings found there, in the old file, in O(content) and in the new file,
-        are masked in the task result, the diff and the logged module arguments.
+      - Key paths whose values are secrets. The strings found there, in the old file (whoever wrote them), in O(content)
+        and in the new file, are masked in the task result and the diff, as they are and in their JSON-escaped form
+        (a value with C(") or C(\)), at every verbosity.
+      - O(content) and O(files) are never logged on the host (syslog, journald), and the module's C(invocation) shows
+        C((file content, not shown)) in their place, so no verbosity prints the content.
       - A key path joins keys with C(.); a literal C(.) or C(\) inside a key is escaped with C(\), for example
         C(mcpServers.my\.server.env.API_KEY).
       - When the value at a path is an object or a list, every string inside it is masked.
@@ -172,9 +187,25 @@ notes:
   - A V(null) in O(content) deletes the key. A V(null) in the file is replaced by an object or list without a type clash.
   - A new file without O(mode) is created with mode C(0600), because settings files often hold secrets. An existing
     file keeps its owner, group and mode unless O(owner), O(group) or O(mode) say otherwise.
-  - Writes go through symbolic links to their targets.
-  - O(secret_keys) masks values in what the task returns and logs (result, diff, module arguments); the file itself holds
-    them, so give such files a private O(mode) (new files get C(0600) anyway).
+  - Security (run as root on users' files). For each file the module walks the directory path with C(lstat), following
+    only links that root owns. If a user owns a directory or link on the way (their home), the file is read, merged and
+    written by a child process that has become that user (uid, gid and groups), so the kernel allows only what that
+    user may do. Root writes a file itself only when nobody else controls its path. One module run serves every file.
+  - A symbolic link, a file with more than one hard link, a FIFO, device, socket or directory at the file's path is
+    refused (opened with C(O_NOFOLLOW) and C(O_NONBLOCK), checked on the descriptor, so nothing blocks), and so is a file
+    larger than O(max_size).
+  - The temporary file and the O(backup) copy are created with C(O_EXCL) and C(O_NOFOLLOW), private from the first byte;
+    owner, group and mode are set on the descriptor before the rename, and file and directory are synced.
+  - Concurrent changes. Just before the rename the file is read again. If it changed since it was read (inode, size,
+    modification time or content hash), the merge is done again on the new content, up to 3 attempts in all; then the
+    task fails naming the file. A new file is put in place with a link that fails if the name appeared meanwhile. What
+    remains is the short moment between that last check and the rename. A write that lands there is lost, as with any
+    program that replaces a file by renaming, unless the other program locks the file (Claude Code uses no lock that
+    this module could share).
+  - O(secret_keys) masks values in what the task returns (result, diff); the file itself holds them, so give such files
+    a private O(mode) (new files get C(0600) anyway).
+  - O(unsafe_writes), O(attributes) and the SELinux options of the files fragment are ignored; the file is always
+    replaced atomically.
   - The changed key paths in RV(changed_keys) use the same syntax as O(secret_keys).
   - With O(allow_comments), comments are lost when the file is rewritten.
 seealso:
@@ -272,7 +303,7 @@ backup_file:
   sample: /home/alice/.claude/settings.json.12345.2026-01-31@12:00:00~
 results:
   description:
-    - One entry per file of O(files), in order. When a file fails, the entries of the files done before it.
+    - One entry per file of O(files), in order, also for files that failed.
   returned: when O(files) is used
   type: list
   elements: dict
@@ -293,6 +324,16 @@ results:
       type: list
       elements: str
       sample: [env.ANTHROPIC_AUTH_TOKEN]
+    failed:
+      description: Whether this file failed (it was not changed).
+      returned: when this file failed
+      type: bool
+      sample: true
+    msg:
+      description: Why this file failed, naming it.
+      returned: when this file failed
+      type: str
+      sample: "/home/alice/.claude/settings.json: is a symbolic link; refused (links under a user's control are never followed)"
     backup_file:
       description: The backup copy of this file made because of O(backup).
       returned: when O(backup=true) and the file changed
@@ -301,17 +342,37 @@ results:
 """
 
 # Imports follow the documentation blocks, as validate-modules requires.
+import grp  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
+import pwd  # noqa: E402
+import re  # noqa: E402
 import shlex  # noqa: E402
-import tempfile  # noqa: E402
+import stat  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge import (  # noqa: E402
     DEFAULT_INDENT,
     JsonMergeError,
     dump_json,
+    mask_secrets,
     merge_json_text,
+    secret_forms,
     secret_values,
+)
+from ansible_collections.aigateway.bifrost.plugins.module_utils.safe_files import (  # noqa: E402
+    DEFAULT_MAX_SIZE,
+    FileError,
+    backup_name,
+    commit,
+    create_exclusive,
+    fix_attributes,
+    make_directories,
+    open_directory,
+    path_controller,
+    read_snapshot,
+    remove,
+    temporary_name,
 )
 
 FILE_ENTRY_OPTIONS = dict(
@@ -324,150 +385,280 @@ FILE_ENTRY_OPTIONS = dict(
     secret_keys=dict(type="list", elements="str", default=[], no_log=False),
 )
 ATTRIBUTE_OPTIONS = ("owner", "group", "mode", "dir_mode")
+# What the module's invocation (shown by Ansible at -vvv) says instead of the file content.
+CONTENT_PLACEHOLDER = "(file content, not shown)"
+# A file that changes between the read and the rename is merged again, at most this many times in all.
+MAX_ATTEMPTS = 3
+_OCTAL_MODE = re.compile(r"^0?[0-7]{3,4}$")
 
 
-class FileError(Exception):
-    """A file that cannot be merged; the message names it."""
-
-
-def read_text(path, target):
-    """The file's text; a missing permission or a non-UTF-8 file is a `FileError` naming it."""
+def file_mode(mode, current):
+    """A mode option (octal string or number, or symbolic like u=rw) as a number; None when not given."""
+    if mode is None:
+        return None
+    if isinstance(mode, int):
+        return mode
+    mode = str(mode)
+    if _OCTAL_MODE.match(mode):
+        return int(mode, 8)
     try:
-        with open(target, "rb") as handle:
-            raw = handle.read()
-    except (IOError, OSError) as exc:
-        raise FileError("%s: cannot read the file: %s" % (path, exc.strerror or exc)) from None
+        return AnsibleModule._symbolic_mode_to_octal(os.stat_result((current or 0o600,) + (0,) * 9), mode)
+    except ValueError as exc:
+        raise FileError("mode %s: %s" % (mode, exc)) from None
+
+
+def user_id(owner, label):
+    if owner is None:
+        return -1
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FileError("%s: the file is not UTF-8 text (invalid byte at offset %d)" % (path, exc.start)) from None
+        return pwd.getpwnam(owner).pw_uid
+    except KeyError:
+        if owner.isdigit():
+            return int(owner)
+        raise FileError("%s: the owner %s has no account on this host; nothing was written" % (label, owner)) from None
 
 
-def missing_directories(directory):
-    """The directories to create, outermost first, for ``directory`` to exist."""
-    missing = []
-    while not os.path.lexists(directory):
-        missing.insert(0, directory)
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            break
-        directory = parent
-    return missing
-
-
-def create_directories(module, directories, attributes):
-    for directory in directories:
-        os.mkdir(directory, 0o700)
-        module.set_mode_if_different(directory, attributes["dir_mode"], False)
-        module.set_owner_if_different(directory, attributes["owner"], False)
-        module.set_group_if_different(directory, attributes["group"], False)
-
-
-def write_atomically(module, path, target, chunks, exists):
-    """Write the text ``chunks`` to a temporary file next to ``target``, validate it, then move it into place."""
-    validate = module.params["validate"]
-    directory = os.path.dirname(target)
+def group_id(group, label):
+    if group is None:
+        return -1
     try:
-        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(target), suffix=".tmp")
-    except OSError as exc:
-        raise FileError("%s: cannot write in %s: %s" % (path, directory, exc.strerror or exc)) from None
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk.encode("utf-8"))
-        if validate:
-            rc, out, err = module.run_command(validate % shlex.quote(temporary))
-            if rc != 0:
-                raise FileError("%s: validate failed (rc %d), the file was not changed: %s" % (path, rc, (err or out).strip()))
-        if exists:
-            # atomic_move keeps the owner, group and mode of the file it replaces.
-            module.atomic_move(temporary, target, unsafe_writes=module.params["unsafe_writes"])
-        else:
-            # atomic_move gives a new file 0666 minus the umask: keep it private until its attributes are set.
-            umask = os.umask(0o077)
-            try:
-                module.atomic_move(temporary, target, unsafe_writes=module.params["unsafe_writes"])
-            finally:
-                os.umask(umask)
-    except OSError as exc:
-        raise FileError("%s: cannot write the file: %s" % (path, exc.strerror or exc)) from None
-    finally:
-        if os.path.lexists(temporary):
-            os.unlink(temporary)
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        if group.isdigit():
+            return int(group)
+        raise FileError("%s: the group %s does not exist on this host; nothing was written" % (label, group)) from None
 
 
-def merge_file(module, entry, secret_keys):
-    """Merge one file; returns its result dict and its diff. Raises `FileError` and leaves the file as it was."""
+def unchanged_since(dir_fd, name, snapshot, label, max_size):
+    """Whether the file is still what was read (identity, size, mtime and content hash). Tests replace this to race."""
+    return read_snapshot(dir_fd, name, label, max_size, keep=False).same_as(snapshot)
+
+
+class Job:
+    """One file to merge, with everything resolved that the parent knows (ids, secret keys)."""
+
+    def __init__(self, index, entry, params, secret_keys):
+        self.index = index
+        self.path = entry["path"]
+        self.content = entry.get("content") or {}
+        self.secret_keys = secret_keys
+        self.attributes = dict((name, entry.get(name) if entry.get(name) is not None else params[name]) for name in ATTRIBUTE_OPTIONS)
+        self.uid = user_id(self.attributes["owner"], self.path)
+        self.gid = group_id(self.attributes["group"], self.path)
+
+
+def merge_file(module, job):
+    """Merge one file as the current process's user; returns its result. Raises `FileError`, leaving the file as it was."""
     params = module.params
-    path = entry["path"]
-    target = os.path.realpath(path)
-    attributes = dict((name, entry.get(name) if entry.get(name) is not None else params[name]) for name in ATTRIBUTE_OPTIONS)
+    path = job.path
+    directory, name = os.path.split(os.path.abspath(path))
     result = dict(path=path, changed=False, changed_keys=[])
-
-    if os.path.isdir(target):
+    if not name:
         raise FileError("%s: is a directory, not a JSON file" % path)
-    exists = os.path.exists(target)
-    new_directories = []
-    if exists:
-        text = read_text(path, target)
-    elif params["state"] == "absent":
-        return result, dict(before="", after="", before_header=path, after_header=path)
-    elif not params["create"]:
-        raise FileError("%s: the file does not exist (create is false)" % path)
-    else:
-        text = None
-        new_directories = missing_directories(os.path.dirname(target))
-        if new_directories and not params["create_parents"]:
-            raise FileError("%s: the directory %s does not exist (create_parents creates it)" % (path, new_directories[0]))
-        if not new_directories and not os.path.isdir(os.path.dirname(target)):
-            raise FileError("%s: %s is not a directory" % (path, os.path.dirname(target)))
 
+    if not os.path.lexists(directory):
+        if params["state"] == "absent":
+            return result, dict(before="", after="", before_header=path, after_header=path), []
+        if not params["create"]:
+            raise FileError("%s: the file does not exist (create is false)" % path)
+        if not params["create_parents"]:
+            raise FileError("%s: the directory %s does not exist (create_parents creates it)" % (path, directory))
+        owner_uid = os.geteuid() if job.uid == -1 else job.uid
+        make_directories(directory, path, owner_uid, job.uid, job.gid, file_mode(job.attributes["dir_mode"], 0o700), module.check_mode)
+        if module.check_mode:
+            try:
+                merged = merge_json_text(None, job.content, state=params["state"], list_merge=params["list_merge"], force=params["force"],
+                                         indent=params["indent"], source=path, secret_keys=job.secret_keys)
+            except JsonMergeError as exc:
+                raise FileError(str(exc)) from None
+            after = merged.after if merged.changed else dump_json(merged.data, indent=DEFAULT_INDENT if params["indent"] is None else params["indent"])
+            result.update(changed=True, changed_keys=merged.changed_keys)
+            return result, diff_of(module, path, "", after, merged.secrets), merged.secrets
+    dir_fd = open_directory(directory, path)
     try:
-        merged = merge_json_text(
-            text,
-            entry.get("content") or {},
-            state=params["state"],
-            list_merge=params["list_merge"],
-            force=params["force"],
-            allow_comments=params["allow_comments"],
-            indent=params["indent"],
-            source=path,
-            secret_keys=secret_keys,
-        )
-    except JsonMergeError as exc:
-        raise FileError(str(exc)) from None
-    module.no_log_values.update(merged.secrets)
+        return merge_in_directory(module, job, dir_fd, directory, name, result)
+    finally:
+        os.close(dir_fd)
 
-    changed = merged.changed or not exists
-    # A missing file is created even when the content adds nothing to an empty document.
-    created_empty = not exists and not merged.changed
-    empty_text = dump_json(merged.data, indent=DEFAULT_INDENT if params["indent"] is None else params["indent"]) if created_empty else None
-    result["changed_keys"] = merged.changed_keys
-    diff = None
-    if module._diff:
-        diff = dict(before=merged.before, after=empty_text if created_empty else merged.after, before_header=path, after_header=path)
 
-    if changed and not module.check_mode:
+def merge_in_directory(module, job, dir_fd, directory, name, result):
+    params = module.params
+    path = job.path
+    max_size = params["max_size"]
+    for _attempt in range(MAX_ATTEMPTS):
+        snapshot = read_snapshot(dir_fd, name, path, max_size)
+        if not snapshot.exists:
+            if params["state"] == "absent":
+                return result, diff_of(module, path, "", "", []), []
+            if not params["create"]:
+                raise FileError("%s: the file does not exist (create is false)" % path)
+        text = None
+        if snapshot.exists:
+            try:
+                text = snapshot.data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FileError("%s: the file is not UTF-8 text (invalid byte at offset %d)" % (path, exc.start)) from None
+            if not params["backup"]:
+                snapshot.data = None  # only a backup needs the bytes again; a large file is then not held twice
         try:
-            create_directories(module, new_directories, attributes)
-        except OSError as exc:
-            raise FileError("%s: cannot create the directory: %s" % (path, exc.strerror or exc)) from None
-        if exists and params["backup"]:
-            result["backup_file"] = module.backup_local(target)
-        write_atomically(module, path, target, [empty_text] if created_empty else merged.chunks(), exists)
-    if os.path.exists(target):
-        file_arguments = module.load_file_common_arguments(dict(params, **attributes), path=target)
-        changed = module.set_fs_attributes_if_different(file_arguments, changed)
-    result["changed"] = changed
-    return result, diff
+            merged = merge_json_text(text, job.content, state=params["state"], list_merge=params["list_merge"],
+                                     force=params["force"], allow_comments=params["allow_comments"], indent=params["indent"],
+                                     source=path, secret_keys=job.secret_keys)
+        except JsonMergeError as exc:
+            raise FileError(str(exc)) from None
+        secrets = merged.secrets
+        current_mode = stat.S_IMODE(snapshot.status.st_mode) if snapshot.exists else None
+        mode = file_mode(job.attributes["mode"], current_mode)
+        # A missing file is created even when the content adds nothing to an empty document.
+        created_empty = not snapshot.exists and not merged.changed
+        empty_text = dump_json(merged.data, indent=DEFAULT_INDENT if params["indent"] is None else params["indent"]) if created_empty else None
+        result["changed_keys"] = merged.changed_keys
+        # merged.after is built only for a diff: a large file's new text is otherwise written in pieces.
+        diff = diff_of(module, path, merged.before, empty_text if created_empty else merged.after, secrets) if module._diff else None
+        if not merged.changed and snapshot.exists:
+            if module.check_mode:
+                status = snapshot.status
+                result["changed"] = ((job.uid != -1 and job.uid != status.st_uid) or (job.gid != -1 and job.gid != status.st_gid)
+                                     or (mode is not None and mode != current_mode))
+            else:
+                result["changed"] = fix_attributes(dir_fd, name, path, job.uid, job.gid, mode, max_size)
+            return result, diff, secrets
+        result["changed"] = True
+        if module.check_mode:
+            return result, diff, secrets
+        if snapshot.exists:
+            uid = snapshot.status.st_uid if job.uid == -1 else job.uid
+            gid = snapshot.status.st_gid if job.gid == -1 else job.gid
+            mode = current_mode if mode is None else mode
+        else:
+            uid, gid, mode = job.uid, job.gid, 0o600 if mode is None else mode
+        temporary = temporary_name(name)
+        create_exclusive(dir_fd, temporary, path, [empty_text] if created_empty else merged.chunks(), uid, gid, mode)
+        try:
+            if params["validate"]:
+                rc, out, err = module.run_command(params["validate"] % shlex.quote(os.path.join(directory, temporary)))
+                if rc != 0:
+                    raise FileError("%s: validate failed (rc %d), the file was not changed: %s" % (path, rc, mask_secrets((err or out).strip(), secrets)))
+            if not unchanged_since(dir_fd, name, snapshot, path, max_size):
+                continue
+            if snapshot.exists and params["backup"]:
+                backup = backup_name(name)
+                create_exclusive(dir_fd, backup, path, [snapshot.data], snapshot.status.st_uid, snapshot.status.st_gid,
+                                 stat.S_IMODE(snapshot.status.st_mode))
+                result["backup_file"] = os.path.join(directory, backup)
+            if not commit(dir_fd, temporary, name, snapshot.exists, path):
+                continue
+        finally:
+            remove(dir_fd, temporary)
+        return result, diff, secrets
+    raise FileError("%s: the file kept changing while it was merged (%d attempts); it was not written, run again" % (job.path, MAX_ATTEMPTS))
+
+
+def diff_of(module, path, before, after, secrets):
+    if not module._diff:
+        return None
+    return dict(before=mask_secrets(before, secrets), after=mask_secrets(after, secrets), before_header=path, after_header=path)
+
+
+def run_jobs(module, jobs):
+    """Merge the jobs as the current process's user; one result per job (failed ones with ``failed`` and ``msg``)."""
+    outcomes = []
+    for job in jobs:
+        try:
+            result, diff, secrets = merge_file(module, job)
+        except FileError as exc:
+            result, diff, secrets = dict(path=job.path, changed=False, changed_keys=[], failed=True, msg=str(exc)), None, []
+        except Exception as exc:  # pylint: disable=broad-except
+            # Never let one file's unexpected error stop the others; the traceback stays out of the output.
+            result, diff, secrets = dict(path=job.path, changed=False, changed_keys=[], failed=True,
+                                         msg="%s: unexpected error: %s" % (job.path, exc)), None, []
+        outcomes.append(dict(index=job.index, result=result, diff=diff, secrets=list(secrets)))
+    return outcomes
+
+
+def acting_user(job):
+    """Whom to become for this file: None for this process itself, else (uid, gid, groups).
+
+    Root writes a file itself only when nobody else controls a directory or link on the way to it; otherwise it
+    becomes whoever does (the user for a file in a home), so the kernel decides what may be touched.
+    """
+    if os.geteuid() != 0:
+        return None
+    controller = path_controller(os.path.dirname(os.path.abspath(job.path)))
+    if controller is None:
+        return None
+    uid, gid, dummy = controller
+    try:
+        account = pwd.getpwuid(uid)
+    except KeyError:
+        return uid, gid, (gid,)
+    return uid, account.pw_gid, tuple(sorted(set(os.getgrouplist(account.pw_name, account.pw_gid))))
+
+
+def run_as(module, user, jobs):
+    """Run the jobs in a child process that has become ``user`` (uid, gid, groups); its results come back as JSON."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        status = 0
+        try:
+            os.close(reader)
+            # The module's output is the parent's stdout: nothing the child does (a fail_json deep in run_command) may
+            # write there.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            uid, gid, groups = user
+            os.setgroups(list(groups))
+            os.setgid(gid)
+            os.setuid(uid)
+            os.umask(0o077)
+            payload = json.dumps(run_jobs(module, jobs)).encode("utf-8")
+        except BaseException as exc:  # pylint: disable=broad-except
+            payload = json.dumps(failed_outcomes(jobs, "cannot act as uid %d: %s" % (user[0], exc))).encode("utf-8")
+            status = 1
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(writer, view):]
+        finally:
+            os._exit(status)
+    os.close(writer)
+    chunks = []
+    while True:
+        chunk = os.read(reader, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(reader)
+    os.waitpid(pid, 0)
+    try:
+        return json.loads(b"".join(chunks).decode("utf-8"))
+    except ValueError:
+        return failed_outcomes(jobs, "the process acting as uid %d ended without a result" % user[0])
+
+
+def failed_outcomes(jobs, reason):
+    return [dict(index=job.index, result=dict(path=job.path, changed=False, changed_keys=[], failed=True, msg="%s: %s" % (job.path, reason)),
+                 diff=None, secrets=[]) for job in jobs]
+
+
+def invocation(params):
+    """The module arguments as Ansible may show them (-vvv): without the file content."""
+    shown = dict(params)
+    if shown.get("content") is not None:
+        shown["content"] = CONTENT_PLACEHOLDER
+    if shown.get("files") is not None:
+        shown["files"] = [dict(entry, content=CONTENT_PLACEHOLDER if entry.get("content") is not None else None) for entry in shown["files"]]
+    return dict(module_args=shown)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path"),
-            content=dict(type="dict"),
-            files=dict(type="list", elements="dict", options=FILE_ENTRY_OPTIONS),
+            # no_log: the content and the files' content are never logged on the host (syslog, journald).
+            content=dict(type="dict", no_log=True),
+            files=dict(type="list", elements="dict", options=FILE_ENTRY_OPTIONS, no_log=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             list_merge=dict(type="str", default="replace", choices=["replace", "append_unique", "prepend_unique"]),
             create=dict(type="bool", default=True),
@@ -478,6 +669,7 @@ def main():
             validate=dict(type="str"),
             force=dict(type="bool", default=False),
             allow_comments=dict(type="bool", default=False),
+            max_size=dict(type="int", default=DEFAULT_MAX_SIZE),
             secret_keys=dict(type="list", elements="str", default=[], no_log=False),
         ),
         mutually_exclusive=[("path", "files"), ("content", "files")],
@@ -485,48 +677,82 @@ def main():
         add_file_common_args=True,
         supports_check_mode=True,
     )
+    # no_log on content and files made every string in them a value to hide, which would blank paths and settings in
+    # the result. The module hides exactly the secrets (secret_keys) instead, and never returns the content itself.
+    module.no_log_values = set()
     params = module.params
+    shown = invocation(params)
+
+    def fail(**kwargs):
+        module.fail_json(invocation=shown, **kwargs)
+
     if params["indent"] is not None and params["indent"] < 0:
-        module.fail_json(msg="indent must be 0 or more, not %d" % params["indent"])
+        fail(msg="indent must be 0 or more, not %d" % params["indent"])
+    if params["max_size"] < 0:
+        fail(msg="max_size must be 0 or more, not %d" % params["max_size"])
     if params["validate"] and "%s" not in params["validate"]:
-        module.fail_json(msg="validate must contain %%s (the file to check): %s" % params["validate"])
+        fail(msg="validate must contain %%s (the file to check): %s" % params["validate"])
 
     batch = params["files"] is not None
     if batch:
         entries = params["files"]
     else:
         entries = [dict(path=params["path"], content=params["content"], owner=None, group=None, mode=None, secret_keys=[])]
-    # Mask the content's secrets before anything can fail: the logged module arguments hold them too.
-    entry_secret_keys = []
-    for entry in entries:
+    # Hide the content's secrets before anything can fail.
+    jobs = []
+    failures = {}
+    for index, entry in enumerate(entries):
         keys = list(params["secret_keys"]) + list(entry.get("secret_keys") or [])
         try:
-            module.no_log_values.update(secret_values(entry.get("content") or {}, keys))
+            module.no_log_values.update(secret_forms(secret_values(entry.get("content") or {}, keys)))
         except JsonMergeError as exc:
-            module.fail_json(msg="secret_keys of %s: %s" % (entry["path"], exc))
-        entry_secret_keys.append(keys)
-
-    results = []
-    diffs = []
-    for entry, keys in zip(entries, entry_secret_keys):
+            fail(msg="secret_keys of %s: %s" % (entry["path"], exc))
         try:
-            result, diff = merge_file(module, entry, keys)
+            jobs.append(Job(index, entry, params, keys))
         except FileError as exc:
-            if batch:
-                module.fail_json(msg=str(exc), changed=any(done["changed"] for done in results), results=results)
-            module.fail_json(msg=str(exc))
-        results.append(result)
-        diffs.append(diff)
+            failures[index] = str(exc)
 
+    # One child per user who controls some of the files (the per-user fork is cheap next to a module run).
+    groups = {}
+    outcomes = []
+    for job in jobs:
+        try:
+            user = acting_user(job)
+        except FileError as exc:
+            failures[job.index] = str(exc)
+            continue
+        groups.setdefault(user, []).append(job)
+    for user, user_jobs in groups.items():
+        outcomes.extend(run_jobs(module, user_jobs) if user is None else run_as(module, user, user_jobs))
+    for outcome in outcomes:
+        module.no_log_values.update(secret_forms(outcome["secrets"]))
+    by_index = dict((outcome["index"], outcome) for outcome in outcomes)
+    results, diffs, failed = [], [], []
+    for index, entry in enumerate(entries):
+        if index in failures:
+            outcome = dict(result=dict(path=entry["path"], changed=False, changed_keys=[], failed=True, msg=failures[index]), diff=None)
+        else:
+            outcome = by_index[index]
+        results.append(outcome["result"])
+        diffs.append(outcome["diff"])
+        if outcome["result"].get("failed"):
+            failed.append(outcome["result"]["msg"])
+
+    changed = any(result["changed"] for result in results)
     if batch:
-        output = dict(changed=any(result["changed"] for result in results), results=results)
+        output = dict(changed=changed, results=results)
         if module._diff:
-            output["diff"] = diffs
+            output["diff"] = [diff for diff in diffs if diff is not None]
+        if failed:
+            fail(msg="%d of %d files failed: %s" % (len(failed), len(results), "; ".join(failed)), **output)
     else:
-        output = results[0]
+        output = dict(results[0])
+        if failed:
+            output.pop("failed")
+            fail(**output)
         if module._diff:
             output["diff"] = diffs[0]
-    module.exit_json(**output)
+    module.exit_json(invocation=shown, **output)
 
 
 if __name__ == "__main__":

@@ -167,6 +167,17 @@ def test_check_mode_writes_nothing_but_reports_and_diffs_masked():
     assert '"MY_VAR": "x"' in diff["after"]
 
 
+def test_windows_diff_masks_a_users_own_secret_in_its_json_escaped_form():
+    own = 'sk-ant-own-q"uo\\te-' + "U" * 20
+    existing = json.dumps({"env": {"ANTHROPIC_API_KEY": own}}) + "\n"
+    host = FakeWindowsHost(files={SETTINGS: existing}, dirs={"C:\\Users\\dave\\.claude"})
+    entry = (SETTINGS, SETTINGS_CONTENT, ["env.ANTHROPIC_AUTH_TOKEN", "env.ANTHROPIC_API_KEY"])
+    result = make_action(batch(entry), host, diff=True).run(task_vars={})
+    assert result["changed"] is True
+    assert "U" * 20 not in json.dumps(result)
+    assert '"ANTHROPIC_API_KEY": "********"' in result["diff"][0]["before"]
+
+
 def test_single_form_returns_path_and_one_diff():
     host = FakeWindowsHost(dirs={"C:\\Users\\dave\\AppData\\Roaming\\Claude"})
     args = {"path": DESKTOP, "content": DESKTOP_CONTENT, "secret_keys": ["mcpServers.bifrost.env.AUTH_HEADER"]}

@@ -115,7 +115,7 @@ def test_linux_plan_contents_owners_and_secrets():
     }
     assert alice["content"]["permissions"] == {"deny": ["Read(./.env)"]}
     assert alice["content"]["skipWebFetchPreflight"] is True
-    assert alice["secret_keys"] == ["env.ANTHROPIC_AUTH_TOKEN"]
+    assert alice["secret_keys"] == ["env.ANTHROPIC_API_KEY", "env.ANTHROPIC_AUTH_TOKEN"]  # listed keys masked even when the user wrote them
     assert bob["content"]["env"]["ANTHROPIC_AUTH_TOKEN"] == "sk-bf-bob"
     for entry in result["settings_files"]:
         assert errors("claude-code-settings", written(entry["content"])) == []

@@ -12,10 +12,12 @@ from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge impor
     dump_json,
     join_key_path,
     json_equal,
+    mask_secrets,
     merge_json_text,
     parse_json,
     secret_values,
     split_key_path,
+    strip_comments,
 )
 
 
@@ -457,3 +459,31 @@ def test_chunks_give_the_after_text_piece_by_piece(before, content):
     assert "".join(pieces) == merged(before, content).after
     assert max(len(piece) for piece in pieces) < len(before)
     assert "".join(result.chunks(size=7)) == result.after
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"a": "x // y /* z */", // c\n"b": [1, 2, /* q */ ], }', '{"a": "x // y /* z */",     \n"b": [1, 2          ]  }'),
+    ('{"a": "q\\"//", "b": 1,\n// last\n}', '{"a": "q\\"//", "b": 1 \n       \n}'),
+    ('{"a": [1,,]}', '{"a": [1, ]}'),
+    ('{"a": /* open', '{"a": /* open'),
+])
+def test_strip_comments_blanks_comments_and_trailing_commas_only(text, expected):
+    assert strip_comments(text) == expected
+    assert len(strip_comments(text)) == len(text)
+
+
+def test_strip_comments_takes_linear_steps_on_the_pathological_input():
+    # Issue 13 item 11: '{"a": 1,' + '/**/' * n + ' x}' took exponential time with the former regular expression.
+    for count in (1, 26, 2000):
+        text = '{"a": 1,' + "/**/" * count + " x}"
+        stats = {}
+        assert strip_comments(text, stats) == '{"a": 1,' + " " * (4 * count) + " x}"
+        assert stats["steps"] <= len(text)
+
+
+def test_mask_secrets_masks_raw_and_json_escaped_forms_longest_first():
+    secret = 'sk-"q\\uoté'
+    text = json.dumps({"a": secret}) + json.dumps({"b": secret}, ensure_ascii=False) + "raw " + secret + " Bearer " + secret
+    masked = mask_secrets(text, [secret, "Bearer " + secret])
+    assert "q" not in masked.replace('"a"', "").replace('"b"', "")
+    assert masked.count("********") == 4

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import errno
 import json
 import os
@@ -272,31 +271,41 @@ def test_owner_group_and_mode_are_applied(tmp_path, capsys):
     assert again["changed"] is False
 
 
-def test_a_symlink_is_written_through_and_stays_a_link(tmp_path, capsys):
+def test_a_symlink_is_refused_and_nothing_is_followed(tmp_path, capsys):
     real = write(tmp_path / "real.json", {"a": 1})
+    make_old(real)
+    before = snapshot(real)
     link = tmp_path / "link.json"
     link.symlink_to(real)
     result, dummy = run(capsys, path=str(link), content={"b": 2})
-    assert result["changed"] is True
-    assert result["path"] == str(link)
-    assert link.is_symlink()
-    assert os.readlink(link) == str(real)
-    assert load(real) == {"a": 1, "b": 2}
+    assert result["failed"] is True
+    assert result["msg"].startswith("%s: is a symbolic link; refused" % link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert snapshot(real) == before
 
 
 def test_create_parents_makes_directories_with_dir_mode_and_owner(tmp_path, capsys):
-    target = tmp_path / "home" / ".claude" / "settings.json"
-    result, dummy = run(capsys, path=str(target), content={"a": 1}, create_parents=True, owner="4321", group="4322")
+    # As root in a tree only root controls; directories are created only inside one the file's owner owns.
+    target = tmp_path / "etc" / "app" / "settings.json"
+    result, dummy = run(capsys, path=str(target), content={"a": 1}, create_parents=True, owner="root", group="4322")
     assert result["changed"] is True
-    for directory in (tmp_path / "home", tmp_path / "home" / ".claude"):
+    for directory in (tmp_path / "etc", tmp_path / "etc" / "app"):
         status = os.stat(directory)
-        assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (4321, 4322, 0o700)
+        assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (0, 4322, 0o700)
     status = os.stat(target)
-    assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (4321, 4322, 0o600)
+    assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (0, 4322, 0o600)
 
     other = tmp_path / "other" / "settings.json"
     run(capsys, path=str(other), content={"a": 1}, create_parents=True, dir_mode="0750")
     assert stat.S_IMODE(os.stat(tmp_path / "other").st_mode) == 0o750
+
+
+def test_create_parents_never_creates_a_directory_for_another_owner_in_roots_tree(tmp_path, capsys):
+    target = tmp_path / "home" / "bob" / ".claude" / "settings.json"
+    result, dummy = run(capsys, path=str(target), content={"a": 1}, create_parents=True, owner="4321")
+    assert result["failed"] is True
+    assert "%s: the directory %s does not exist, and create_parents creates directories only inside" % (target, tmp_path / "home") in result["msg"]
+    assert not (tmp_path / "home").exists()
 
 
 def test_a_missing_parent_directory_without_create_parents_fails(tmp_path, capsys):
@@ -358,15 +367,17 @@ def test_an_unreadable_file_fails(tmp_path, capsys, monkeypatch):
     target = write(tmp_path / "settings.json", {"a": 1})
     make_old(target)
     before = snapshot(target)
+    real_open = os.open
 
     def refusing_open(file, *args, **kwargs):
-        if os.fspath(file) == str(target):
-            raise PermissionError(errno.EACCES, "Permission denied", str(target))
-        return builtins.open(file, *args, **kwargs)
+        if os.fspath(file) == target.name:
+            raise PermissionError(errno.EACCES, "Permission denied", target.name)
+        return real_open(file, *args, **kwargs)
 
     # Tests run as root, who reads every file: refuse the read the way the kernel would for another user.
-    monkeypatch.setattr(json_merge_module, "open", refusing_open, raising=False)
+    monkeypatch.setattr(os, "open", refusing_open)
     result, dummy = run(capsys, path=str(target), content={"a": 2})
+    monkeypatch.undo()
     assert result["failed"] is True
     assert result["msg"] == "%s: cannot read the file: Permission denied" % target
     assert snapshot(target) == before
@@ -375,7 +386,7 @@ def test_an_unreadable_file_fails(tmp_path, capsys, monkeypatch):
 def test_a_directory_path_fails(tmp_path, capsys):
     result, dummy = run(capsys, path=str(tmp_path), content={"a": 1})
     assert result["failed"] is True
-    assert result["msg"] == "%s: is a directory, not a JSON file" % tmp_path
+    assert result["msg"] == "%s: is a directory, not a regular file; refused" % tmp_path
 
 
 def test_content_that_is_not_a_dict_fails(tmp_path, capsys):
@@ -436,23 +447,82 @@ def test_batch_entries_override_the_shared_file_attributes(tmp_path, capsys):
     assert (own_status.st_uid, own_status.st_gid, stat.S_IMODE(own_status.st_mode)) == (4323, 4322, 0o640)
 
 
-def test_batch_stops_at_a_bad_file_and_names_it(tmp_path, capsys):
+def test_batch_goes_on_after_a_bad_file_and_fails_at_the_end_naming_it(tmp_path, capsys):
     first = write(tmp_path / "a.json", {"a": 1})
     bad = write(tmp_path / "bad.json", '{"a": 1,,}')
     last = write(tmp_path / "z.json", {"z": 1})
     make_old(bad)
-    make_old(last)
     bad_before = snapshot(bad)
-    last_before = snapshot(last)
     result, dummy = run(capsys, files=[
         dict(path=str(first), content={"b": 2}),
         dict(path=str(bad), content={"b": 2}),
         dict(path=str(last), content={"b": 2}),
     ])
     assert result["failed"] is True
-    assert result["msg"].startswith("%s: invalid JSON at line 1, column 9" % bad)
+    assert result["msg"].startswith("1 of 3 files failed: %s: invalid JSON at line 1, column 9" % bad)
     assert result["changed"] is True
-    assert [entry["path"] for entry in result["results"]] == [str(first)]
+    assert [(entry["path"], entry["changed"], entry.get("failed", False)) for entry in result["results"]] == [
+        (str(first), True, False), (str(bad), False, True), (str(last), True, False)]
     assert load(first) == {"a": 1, "b": 2}
+    assert load(last) == {"z": 1, "b": 2}
     assert snapshot(bad) == bad_before
-    assert snapshot(last) == last_before
+
+
+# Refused files, logs and the invocation (the attacks themselves, by real users, are in tests/security)
+
+
+def test_fifo_hard_link_and_oversized_files_are_refused_at_once_and_the_rest_is_written(tmp_path, capsys):
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    linked = write(tmp_path / "linked.json", {"a": 1})
+    os.link(linked, tmp_path / "other-name.json")
+    big = write(tmp_path / "big.json", {"a": "x" * 100})
+    good = write(tmp_path / "good.json", {"a": 1})
+    result, dummy = run(capsys, files=[dict(path=str(p), content={"b": 2}) for p in (fifo, linked, big, good)], max_size=64)
+    assert result["failed"] is True
+    assert result["msg"].startswith("3 of 4 files failed: ")
+    assert [entry.get("msg", "").split(": ", 1)[-1].split(";")[0] for entry in result["results"]] == [
+        "is a FIFO, not a regular file", "has 2 hard links", "is larger than max_size (64 bytes, the file has 114)", ""]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert load(linked) == {"a": 1} and load(big) == {"a": "x" * 100}
+    assert load(good) == {"a": 1, "b": 2}
+
+
+def test_content_is_neither_logged_nor_in_the_invocation(tmp_path, capsys, monkeypatch):
+    logged = []
+    monkeypatch.setattr(json_merge_module.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append(repr((msg, log_args))))
+    marker = "plain-content-marker"
+    target = tmp_path / "settings.json"
+    result, printed = run(capsys, path=str(target), content={"env": {"TOKEN": SECRET, "OTHER": marker}}, secret_keys=["env.TOKEN"])
+    assert result["changed"] is True and load(target)["env"]["OTHER"] == marker
+    assert logged and all(SECRET not in line and marker not in line for line in logged)
+    assert result["invocation"]["module_args"]["content"] == "(file content, not shown)"
+    assert SECRET not in printed and marker not in printed
+
+
+def test_a_file_changed_between_read_and_rename_is_merged_again(tmp_path, capsys, monkeypatch):
+    target = write(tmp_path / "settings.json", {"mine": 1})
+    real = json_merge_module.unchanged_since
+    calls = []
+
+    def application_writes_first(dir_fd, name, snapshot, label, max_size):
+        if not calls:
+            target.write_text('{"mine": 1, "app": 2}')
+        calls.append(name)
+        return real(dir_fd, name, snapshot, label, max_size)
+
+    monkeypatch.setattr(json_merge_module, "unchanged_since", application_writes_first)
+    result, dummy = run(capsys, path=str(target), content={"env": {"A": "1"}})
+    assert result["changed"] is True and len(calls) == 2
+    assert load(target) == {"mine": 1, "app": 2, "env": {"A": "1"}}
+    assert sorted(os.listdir(tmp_path)) == ["settings.json"]
+
+
+def test_a_file_that_keeps_changing_fails_naming_it_after_three_attempts(tmp_path, capsys, monkeypatch):
+    target = write(tmp_path / "settings.json", {"mine": 1})
+    monkeypatch.setattr(json_merge_module, "unchanged_since", lambda *args: False)
+    result, dummy = run(capsys, path=str(target), content={"env": {"A": "1"}})
+    assert result["failed"] is True
+    assert result["msg"] == "%s: the file kept changing while it was merged (3 attempts); it was not written, run again" % target
+    assert load(target) == {"mine": 1}
+    assert sorted(os.listdir(tmp_path)) == ["settings.json"]
