@@ -71,7 +71,6 @@ _raw:
 
 import errno  # noqa: E402 - after the documentation, as Ansible plugins are laid out
 import os  # noqa: E402 - after the documentation, as Ansible plugins are laid out
-import re  # noqa: E402 - after the documentation, as Ansible plugins are laid out
 import secrets  # noqa: E402 - after the documentation, as Ansible plugins are laid out
 import string  # noqa: E402 - after the documentation, as Ansible plugins are laid out
 import tempfile  # noqa: E402 - after the documentation, as Ansible plugins are laid out
@@ -79,9 +78,9 @@ import tempfile  # noqa: E402 - after the documentation, as Ansible plugins are 
 from ansible.errors import AnsibleLookupError  # noqa: E402 - after the documentation, as Ansible plugins are laid out
 from ansible.module_utils.common.text.converters import to_native, to_text  # noqa: E402 - after the documentation, as Ansible plugins are laid out
 from ansible.plugins.lookup import LookupBase  # noqa: E402 - after the documentation, as Ansible plugins are laid out
+from ansible_collections.aigateway.bifrost.plugins.module_utils.bifrost_config import (  # noqa: E402 - as above
+    VIRTUAL_KEY_PREFIX as KEY_PREFIX, virtual_key_name_error)
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-KEY_PREFIX = "sk-bf-"
 KEY_RANDOM_LENGTH = 40
 KEY_ALPHABET = string.ascii_letters + string.digits
 FILE_PREFIX = "virtual_key_"
@@ -147,10 +146,9 @@ def read_or_create(store_dir, name):
 
 def resolve(name, declared, store_dir):
     """The value of the virtual key called name (see DOCUMENTATION for the order of sources)."""
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise AnsibleLookupError(
-            "invalid virtual key name %r: use letters, digits, '.', '_' and '-', starting with a letter or digit" % (name,)
-        )
+    problem = virtual_key_name_error(name)  # the one rule shared with the role's preflight and config.json
+    if problem:
+        raise AnsibleLookupError(problem)
     entries = [entry for entry in declared if isinstance(entry, dict) and entry.get("name") == name]
     if not entries:
         raise AnsibleLookupError("virtual key %r is not declared (known names: %s)" % (
@@ -159,7 +157,10 @@ def resolve(name, declared, store_dir):
         raise AnsibleLookupError("virtual key %r is declared %d times" % (name, len(entries)))
     value = entries[0].get("value")
     if value not in (None, ""):
-        return to_text(value)
+        value = to_text(value)
+        if not value.startswith(KEY_PREFIX):  # Bifrost would replace it by a random key: that user's key never works
+            raise AnsibleLookupError("the value declared for virtual key %r must start with %r" % (name, KEY_PREFIX))
+        return value
     try:
         return read_or_create(store_dir, name)
     except (IOError, OSError) as exc:
