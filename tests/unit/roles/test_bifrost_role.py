@@ -1,0 +1,202 @@
+"""The bifrost role run for real against the test host (connection local, every path in a temporary directory).
+
+- Guards: the whole role with one bad setting each; the run must refuse it in the preflight, naming the variable,
+  before anything is written.
+- Attacks (issue 13, items 7 and 10), judged on the victim files, never on the exit code:
+  a local unprivileged user (created here, removed afterwards) polls the environment file while the role's configure
+  tasks create it and must never read it; a bifrost_service_environment value with a newline must never become a unit
+  directive, and a value with '%' must reach the service verbatim.
+The configure tasks run without the preflight (tasks_from), with the secrets the preflight would resolve given as
+variables; the restart handler then fails on a host without systemd, after every file was written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+IS_ROOT = os.geteuid() == 0
+SECRET_PASSWORD = "admin-FAKE-Secret-0123456789"
+SECRET_ENCRYPTION = "enc-FAKE-Secret-0123456789abcdef"
+VK = "sk-bf-test-FAKE-0123456789abcdefghijklmnop"
+
+pytestmark = pytest.mark.skipif(not IS_ROOT, reason="the role writes root-owned files and the attack needs useradd")
+
+
+@pytest.fixture
+def base():
+    """A directory other users can traverse (tmp_path is closed to them), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="aigw-bifrost-role-", dir="/var/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def run_play(base, play_tasks, variables, check=False):
+    (base / "inventory").write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+    (base / "play.yml").write_text(yaml.safe_dump([{"name": "Role under test", "hosts": "localhost",
+                                                    "gather_facts": False, "tasks": play_tasks}]))
+    (base / "vars.json").write_text(json.dumps(variables))
+    command = ["ansible-playbook", "-i", str(base / "inventory"), str(base / "play.yml"), "-e", "@" + str(base / "vars.json")]
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
+    proc = subprocess.run(command, cwd=base, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=600, check=False)
+    return proc.stdout
+
+
+def role_vars(base, **extra):
+    variables = {
+        "bifrost_app_dir": str(base / "app"),
+        "bifrost_config_dir": str(base / "etc-bifrost"),
+        "bifrost_install_dir": str(base / "lib"),
+        "bifrost_credentials_dir": str(base / "credentials"),
+        "bifrost_config_schema": "",
+        "bifrost_version": "v2.2.5",
+        "bifrost_allow_unverified": True,
+        "bifrost_providers": {"anthropic": {"keys": [{"name": "main", "value": "sk-ant-FAKE-0123456789"}]}},
+        "bifrost_virtual_keys": [{"name": "alice", "value": VK}],
+    }
+    variables.update(extra)
+    return variables
+
+
+GUARDS = {
+    "auth without a config store": ({"bifrost_config_store": "disabled"}, "bifrost_config_store"),
+    "virtual key value without sk-bf-": ({"bifrost_virtual_keys": [{"name": "alice", "value": "alice-own-key-01234"}]},
+                                         "bifrost_virtual_keys[alice].value must start with 'sk-bf-'"),
+    "one datasheet only": ({"bifrost_datasheet_files": {"pricing": "/nonexistent/pricing.json"}},
+                           "bifrost_datasheet_files must name both pricing and model_parameters"),
+    "azure deployments": ({"bifrost_providers": {"azure": {"keys": [{"name": "k", "value": "v", "azure_key_config": {
+        "endpoint": "https://example.invalid", "api_version": "2024-10-21", "deployments": {"a": "b"}}}]}}},
+        "bifrost_providers.azure.keys[0].azure_key_config.deployments"),
+    "MCP client name with a hyphen": ({"bifrost_mcp_clients": [{"name": "my-docs", "connection_type": "http"}]},
+                                      "bifrost_mcp_clients[0].name"),
+    "private address with allow_private_network false": (
+        {"bifrost_providers": {"openai": {"keys": [{"name": "k", "value": "v"}], "network_config": {
+            "base_url": "http://10.0.0.7:8000", "allow_private_network": False}}}},
+        "bifrost_providers.openai.network_config.base_url is on a private address"),
+    "CORS header pattern": ({"bifrost_cors_allowed_headers": ["x-stainless-*"]}, "bifrost_cors_allowed_headers"),
+    "service environment name": ({"bifrost_service_environment": {"BAD-NAME": "1"}}, "bifrost_service_environment"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GUARDS))
+def test_guard_refuses_before_anything_is_written(base, case):
+    settings, message = GUARDS[case]
+    output = run_play(base, [{"name": "Run the role", "ansible.builtin.include_role": {"name": "aigateway.bifrost.bifrost"}}],
+                      role_vars(base, **settings))
+    assert message in output, output[-3000:]
+    for written in ("app", "etc-bifrost", "lib", "credentials"):
+        assert not (base / written).exists(), "%s was written before the guard refused" % written
+
+
+def test_default_cors_has_no_wildcards():
+    defaults = yaml.safe_load((Path(__file__).resolve().parents[3] / "roles/bifrost/defaults/main.yml").read_text())
+    assert "*" not in defaults["bifrost_cors_allowed_origins"]
+    assert not [h for h in defaults["bifrost_cors_allowed_headers"] if "*" in h]
+
+
+# ---- attacks ---------------------------------------------------------------------------------------------------------
+
+POLLER = r"""
+import os, sys
+path, stop = sys.argv[1], sys.argv[2]
+reads = []
+while not os.path.exists(stop):
+    try:
+        with open(path) as handle:
+            reads.append(handle.read())
+    except OSError:
+        pass
+print("READS %d" % len(reads))
+print("".join(reads[:1]))
+"""
+
+
+@pytest.fixture
+def attacker():
+    name = "aigwatk%d" % os.getpid()
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+    yield name
+    subprocess.run(["userdel", name], check=False)
+
+
+# The attacker runs the system's Python: the test's virtualenv may live where other users cannot enter.
+SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or "/usr/bin/python3"
+
+
+def as_user(user, *command):
+    return ["runuser", "-u", user, "--"] + list(command)
+
+
+def configure_vars(base, **extra):
+    return role_vars(
+        base,
+        bifrost_user="nobody",
+        bifrost_group="nogroup",
+        __bifrost_unit_file=str(base / "bifrost.service"),
+        __bifrost_virtual_key_values={"alice": VK},
+        __bifrost_admin_password=SECRET_PASSWORD,
+        __bifrost_encryption_key=SECRET_ENCRYPTION,
+        **extra)
+
+
+CONFIGURE = [{"name": "Run the configure tasks", "ansible.builtin.include_role": {
+    "name": "aigateway.bifrost.bifrost", "tasks_from": "configure.yml"}}]
+
+
+def test_other_users_never_read_the_environment_file(base, attacker):
+    env_file = base / "etc-bifrost" / "bifrost.env"
+    stop = base / "stop"
+    poller = subprocess.Popen(as_user(attacker, SYSTEM_PYTHON, "-c", POLLER, str(env_file), str(stop)),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output = run_play(base, CONFIGURE, configure_vars(base))
+    finally:
+        stop.write_text("")
+        stop.chmod(0o644)
+        seen, _ = poller.communicate(timeout=60)
+    assert env_file.is_file(), output[-3000:]
+    assert SECRET_PASSWORD in env_file.read_text(), "the file under attack holds the secrets"
+    assert seen.startswith("READS 0"), "another user read the environment file: %s" % seen[:200]
+    assert SECRET_PASSWORD not in seen and SECRET_ENCRYPTION not in seen
+    directory = base / "etc-bifrost"
+    assert stat.S_IMODE(directory.stat().st_mode) & 0o007 == 0 and directory.stat().st_uid == 0
+    assert stat.S_IMODE(env_file.stat().st_mode) & 0o077 == 0
+    probe = subprocess.run(as_user(attacker, SYSTEM_PYTHON, "-c", "import os,sys; sys.exit(os.access(sys.argv[1], os.X_OK))",
+                                   str(directory)), check=False)
+    assert probe.returncode == 0, "another user can enter %s" % directory
+
+
+def test_a_newline_in_the_service_environment_never_becomes_a_unit_directive(base):
+    value = "1\nUser=root\nExecStartPre=/bin/touch %s" % (base / "pwned")
+    output = run_play(base, CONFIGURE, configure_vars(base, bifrost_service_environment={"EXTRA": value}))
+    unit = base / "bifrost.service"
+    env_file = base / "etc-bifrost" / "bifrost.env"
+    if unit.exists():
+        lines = unit.read_text().splitlines()
+        assert [line for line in lines if line.startswith("User=")] == ["User=nobody"]
+        assert not [line for line in lines if line.startswith("ExecStartPre")]
+    if env_file.exists():
+        assert not [line for line in env_file.read_text().splitlines() if line.startswith(("User=", "ExecStartPre"))]
+    assert unit.exists() or "bifrost_service_environment.EXTRA" in output, output[-3000:]
+    assert "bifrost_service_environment.EXTRA must not contain line breaks" in output, output[-3000:]
+
+
+def test_a_percent_in_the_service_environment_reaches_the_service_verbatim(base):
+    run_play(base, CONFIGURE, configure_vars(base, bifrost_service_environment={"GODEBUG": "x=50%done"}))
+    unit = (base / "bifrost.service").read_text()
+    env_file = (base / "etc-bifrost" / "bifrost.env").read_text()
+    in_env_file = 'GODEBUG="x=50%done"' in env_file.splitlines()
+    in_unit_escaped = 'Environment="GODEBUG=x=50%%done"' in unit.splitlines()
+    assert in_env_file or in_unit_escaped, unit + env_file.replace(SECRET_PASSWORD, "***")
+    assert "GODEBUG=x=50%done" not in unit, "systemd would drop this line (an unknown specifier)"
