@@ -200,3 +200,27 @@ def test_a_percent_in_the_service_environment_reaches_the_service_verbatim(base)
     in_unit_escaped = 'Environment="GODEBUG=x=50%%done"' in unit.splitlines()
     assert in_env_file or in_unit_escaped, unit + env_file.replace(SECRET_PASSWORD, "***")
     assert "GODEBUG=x=50%done" not in unit, "systemd would drop this line (an unknown specifier)"
+
+
+# ---- tags never skip safety ------------------------------------------------------------------------------------------
+
+DOCUMENTED_TAGS = ["bifrost", "bifrost_install", "install", "bifrost_configure", "configure", "bifrost_run"]
+SAFETY = ["Check the inventory, resolve the version and credentials",  # preflight.yml (guards)
+          "Check that bifrost is healthy and serves every configured virtual key"]  # verify.yml (health, contract)
+
+
+@pytest.mark.parametrize("tag", DOCUMENTED_TAGS)
+def test_every_documented_tag_keeps_the_preflight_health_gate_and_contract_check(base, tag):
+    (base / "inventory").write_text("localhost ansible_connection=local\n")
+    (base / "play.yml").write_text(yaml.safe_dump([{"name": "Tags", "hosts": "localhost", "gather_facts": False,
+                                                    "roles": [{"role": "aigateway.bifrost.bifrost"}]}]))
+    listing = subprocess.run(["ansible-playbook", "-i", str(base / "inventory"), str(base / "play.yml"), "--list-tasks",
+                              "--tags", tag], cwd=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=300, check=False).stdout
+    for task in SAFETY:
+        assert task in listing, listing
+    role = Path(__file__).resolve().parents[3] / "roles" / "bifrost" / "tasks"
+    for included in ("health.yml", "contract.yml"):  # what verify.yml includes also runs under any tag
+        assert "file: %s\n    apply:\n      tags: [always]\n  tags: [always]" % included in (role / "verify.yml").read_text()
+    assert "apply:\n      tags: [always]\n  tags: [always]" in (role / "main.yml").read_text().split("file: preflight.yml")[1]
+    assert "README" and tag in (role.parent / "README.md").read_text(), "the tag is documented"
