@@ -223,4 +223,4 @@ def test_every_documented_tag_keeps_the_preflight_health_gate_and_contract_check
     for included in ("health.yml", "contract.yml"):  # what verify.yml includes also runs under any tag
         assert "file: %s\n    apply:\n      tags: [always]\n  tags: [always]" % included in (role / "verify.yml").read_text()
     assert "apply:\n      tags: [always]\n  tags: [always]" in (role / "main.yml").read_text().split("file: preflight.yml")[1]
-    assert "README" and tag in (role.parent / "README.md").read_text(), "the tag is documented"
+    assert "`%s`" % tag in (role.parent / "README.md").read_text(), "the tag is documented in the role's README"
