@@ -13,7 +13,8 @@ version_added: 1.0.0
 short_description: Resolve a Bifrost virtual key value by name, generating and storing it on the controller when needed
 description:
   - Returns the value of each named virtual key.
-  - The value declared in O(declared) (the entry's C(value)) wins when it is set and not empty.
+  - The value declared in O(declared) (the entry's C(value)) wins when it is set and not empty. It must start with
+    C(sk-bf-), as Bifrost requires (it replaces any other value by a random key, so the user's key would never work).
   - Otherwise the value stored on the controller in O(store_dir) is returned.
   - Otherwise a new value C(sk-bf-) followed by 40 random letters and digits is generated with Python's C(secrets)
     module, stored in O(store_dir) (file mode 0600, directory mode 0700) and returned.
@@ -42,7 +43,8 @@ options:
     type: path
     required: true
 notes:
-  - Names may contain letters, digits, C(.), C(_) and C(-), and must start with a letter or digit.
+  - Names may contain letters, digits, C(.), C(_) and C(-), and must start with a letter or digit; the same rule as the
+    C(aigateway.bifrost.bifrost) role's preflight and config (C(plugins/module_utils/bifrost_config.py)).
   - Keep O(store_dir) out of version control, or encrypt it; it holds secrets.
 seealso:
   - name: Bifrost virtual keys

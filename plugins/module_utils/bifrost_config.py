@@ -19,11 +19,7 @@ __metaclass__ = type
 
 import ipaddress
 import re
-
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection, kept for the import sanity test
-    from urlparse import urlsplit  # type: ignore
+from urllib.parse import urlsplit
 
 # Virtual key names: letters, digits, '.', '_' and '-', starting with a letter or digit. They become file names on the
 # controller (virtual_key_<name>) and environment variable names on the gateway (BIFROST_VK_<NAME>).
