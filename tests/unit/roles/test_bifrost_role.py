@@ -164,7 +164,7 @@ def test_other_users_never_read_the_environment_file(base, attacker):
     finally:
         stop.write_text("")
         stop.chmod(0o644)
-        seen, _ = poller.communicate(timeout=60)
+        seen = poller.communicate(timeout=60)[0]
     assert env_file.is_file(), output[-3000:]
     assert SECRET_PASSWORD in env_file.read_text(), "the file under attack holds the secrets"
     assert seen.startswith("READS 0"), "another user read the environment file: %s" % seen[:200]

@@ -32,8 +32,10 @@ def spec(**overrides):
             "openai": {"keys": [{"name": "main", "value": OPENAI_KEY, "models": ["gpt-5.5"], "weight": 0.5}],
                        "network_config": {"base_url": "http://127.0.0.1:9"}},
         },
-        "bifrost_virtual_keys": [{"name": "alice", "description": "Alice"}, {"name": "bob.smith", "budget": {"max_limit": 10,
-                         "reset_duration": "1M"}, "rate_limit": {"request_max_limit": 5, "request_reset_duration": "1m"}}],
+        "bifrost_virtual_keys": [
+            {"name": "alice", "description": "Alice"},
+            {"name": "bob.smith", "budget": {"max_limit": 10, "reset_duration": "1M"},
+             "rate_limit": {"request_max_limit": 5, "request_reset_duration": "1m"}}],
         "virtual_key_values": {"alice": VK_ALICE, "bob.smith": VK_BOB},
         "bifrost_mcp_clients": [],
     }

@@ -105,8 +105,8 @@ def test_private_provider_addresses_get_allow_private_network_and_loopback_does_
 
 
 def test_service_environment_goes_to_the_env_file_verbatim_and_percent_needs_no_escaping():
-    built = rules.build_config(settings(bifrost_service_environment={"GOMEMLIMIT": "900MiB", "HTTPS_PROXY": "50%x",
-                                                                      "PORTISH": 8080}))
+    environment = {"GOMEMLIMIT": "900MiB", "HTTPS_PROXY": "50%x", "PORTISH": 8080}
+    built = rules.build_config(settings(bifrost_service_environment=environment))
     assert built["env"]["GOMEMLIMIT"] == "900MiB"
     assert built["env"]["HTTPS_PROXY"] == "50%x"
     assert built["env"]["PORTISH"] == "8080"
