@@ -12,6 +12,7 @@ variables; the restart handler then fails on a host without systemd, after every
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -224,3 +226,85 @@ def test_every_documented_tag_keeps_the_preflight_health_gate_and_contract_check
         assert "file: %s\n    apply:\n      tags: [always]\n  tags: [always]" % included in (role / "verify.yml").read_text()
     assert "apply:\n      tags: [always]\n  tags: [always]" in (role / "main.yml").read_text().split("file: preflight.yml")[1]
     assert "`%s`" % tag in (role.parent / "README.md").read_text(), "the tag is documented in the role's README"
+
+
+# ---- the contract check (tasks/contract.yml) against a small gateway double in this process ---------------------------
+
+VK_GOOD = "sk-bf-test-FAKE-good-0123456789abcdefghij"
+VK_LOST = "sk-bf-test-FAKE-lost-0123456789abcdefghij"
+
+
+class Gateway(http.server.BaseHTTPRequestHandler):
+    """Accepts the keys in server.known on GET /anthropic/v1/models; answers MCP initialize on POST /mcp."""
+
+    def answer(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def key(self):
+        scheme, _sep, token = self.headers.get("Authorization", "").partition(" ")
+        return token if scheme == "Bearer" else ""
+
+    def do_GET(self):  # noqa: N802 - the stdlib's name
+        self.server.seen.append(self.key())
+        if self.path != "/anthropic/v1/models":
+            self.answer(404, {})
+        elif self.server.accept_all or self.key() in self.server.known:
+            self.answer(200, {"data": [], "has_more": False})
+        else:
+            self.answer(401, {"type": "error", "error": {"type": "authentication_error"}})
+
+    def do_POST(self):  # noqa: N802 - the stdlib's name
+        request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        if self.path == "/mcp" and self.key() in self.server.known and request.get("method") == "initialize":
+            self.answer(200, {"jsonrpc": "2.0", "id": request.get("id"), "result": {"protocolVersion": "2025-06-18"}})
+        else:
+            self.answer(401, {})
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def gateway():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    server.known, server.accept_all, server.seen = {VK_GOOD}, False, []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+def contract(base, gateway, keys, mcp_clients=()):
+    variables = {"bifrost_health_url": "http://127.0.0.1:%d/health" % gateway.server_address[1],
+                 "bifrost_mcp_clients": list(mcp_clients), "__bifrost_virtual_key_values": keys}
+    return run_play(base, [{"name": "Contract", "ansible.builtin.include_role": {
+        "name": "aigateway.bifrost.bifrost", "tasks_from": "contract.yml"}}], variables)
+
+
+def test_contract_names_the_keys_the_gateway_refuses_and_never_shows_a_key(base, gateway):
+    output = contract(base, gateway, {"alice": VK_GOOD, "bob": VK_LOST})
+    assert "virtual keys refused on /anthropic/v1/models: bob" in output, output[-3000:]
+    assert "alice" not in output.split("virtual keys refused")[1].split("\n")[0]
+    assert VK_GOOD not in output and VK_LOST not in output
+    assert VK_GOOD in gateway.seen and VK_LOST in gateway.seen, "each key was presented as a Bearer token"
+    assert [k for k in gateway.seen if k not in (VK_GOOD, VK_LOST)] == \
+        ["sk-bf-aigateway-contract-check-not-a-configured-key"], "and one key the gateway cannot know"
+
+
+def test_contract_fails_when_the_gateway_accepts_any_key(base, gateway):
+    gateway.accept_all = True
+    output = contract(base, gateway, {"alice": VK_GOOD})
+    assert "a virtual key the gateway does not know was not refused (HTTP 200)" in output, output[-3000:]
+
+
+def test_contract_passes_and_checks_mcp_when_clients_are_configured(base, gateway):
+    output = contract(base, gateway, {"alice": VK_GOOD}, [{"name": "docs", "connection_type": "http"}])
+    assert "failed=0" in output and "does not serve its users" not in output, output[-3000:]
+    gateway.known = set()  # now every key, and so /mcp, is refused
+    output = contract(base, gateway, {"alice": VK_GOOD}, [{"name": "docs", "connection_type": "http"}])
+    assert "/mcp did not answer an MCP initialize (HTTP 401)" in output and VK_GOOD not in output, output[-3000:]
