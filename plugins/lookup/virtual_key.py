@@ -13,7 +13,8 @@ version_added: 1.0.0
 short_description: Resolve a Bifrost virtual key value by name, generating and storing it on the controller when needed
 description:
   - Returns the value of each named virtual key.
-  - The value declared in O(declared) (the entry's C(value)) wins when it is set and not empty.
+  - The value declared in O(declared) (the entry's C(value)) wins when it is set and not empty. It must start with
+    C(sk-bf-), as Bifrost requires (it replaces any other value by a random key, so the user's key would never work).
   - Otherwise the value stored on the controller in O(store_dir) is returned.
   - Otherwise a new value C(sk-bf-) followed by 40 random letters and digits is generated with Python's C(secrets)
     module, stored in O(store_dir) (file mode 0600, directory mode 0700) and returned.
@@ -42,7 +43,8 @@ options:
     type: path
     required: true
 notes:
-  - Names may contain letters, digits, C(.), C(_) and C(-), and must start with a letter or digit.
+  - Names may contain letters, digits, C(.), C(_) and C(-), and must start with a letter or digit; the same rule as the
+    C(aigateway.bifrost.bifrost) role's preflight and config (C(plugins/module_utils/bifrost_config.py)).
   - Keep O(store_dir) out of version control, or encrypt it; it holds secrets.
 seealso:
   - name: Bifrost virtual keys
@@ -71,7 +73,6 @@ _raw:
 
 import errno  # noqa: E402 - after the documentation, as Ansible plugins are laid out
 import os  # noqa: E402 - after the documentation, as Ansible plugins are laid out
-import re  # noqa: E402 - after the documentation, as Ansible plugins are laid out
 import secrets  # noqa: E402 - after the documentation, as Ansible plugins are laid out
 import string  # noqa: E402 - after the documentation, as Ansible plugins are laid out
 import tempfile  # noqa: E402 - after the documentation, as Ansible plugins are laid out
@@ -79,9 +80,9 @@ import tempfile  # noqa: E402 - after the documentation, as Ansible plugins are 
 from ansible.errors import AnsibleLookupError  # noqa: E402 - after the documentation, as Ansible plugins are laid out
 from ansible.module_utils.common.text.converters import to_native, to_text  # noqa: E402 - after the documentation, as Ansible plugins are laid out
 from ansible.plugins.lookup import LookupBase  # noqa: E402 - after the documentation, as Ansible plugins are laid out
+from ansible_collections.aigateway.bifrost.plugins.module_utils.bifrost_config import (  # noqa: E402 - as above
+    VIRTUAL_KEY_PREFIX as KEY_PREFIX, virtual_key_name_error)
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-KEY_PREFIX = "sk-bf-"
 KEY_RANDOM_LENGTH = 40
 KEY_ALPHABET = string.ascii_letters + string.digits
 FILE_PREFIX = "virtual_key_"
@@ -147,10 +148,9 @@ def read_or_create(store_dir, name):
 
 def resolve(name, declared, store_dir):
     """The value of the virtual key called name (see DOCUMENTATION for the order of sources)."""
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise AnsibleLookupError(
-            "invalid virtual key name %r: use letters, digits, '.', '_' and '-', starting with a letter or digit" % (name,)
-        )
+    problem = virtual_key_name_error(name)  # the one rule shared with the role's preflight and config.json
+    if problem:
+        raise AnsibleLookupError(problem)
     entries = [entry for entry in declared if isinstance(entry, dict) and entry.get("name") == name]
     if not entries:
         raise AnsibleLookupError("virtual key %r is not declared (known names: %s)" % (
@@ -159,7 +159,10 @@ def resolve(name, declared, store_dir):
         raise AnsibleLookupError("virtual key %r is declared %d times" % (name, len(entries)))
     value = entries[0].get("value")
     if value not in (None, ""):
-        return to_text(value)
+        value = to_text(value)
+        if not value.startswith(KEY_PREFIX):  # Bifrost would replace it by a random key: that user's key never works
+            raise AnsibleLookupError("the value declared for virtual key %r must start with %r" % (name, KEY_PREFIX))
+        return value
     try:
         return read_or_create(store_dir, name)
     except (IOError, OSError) as exc:

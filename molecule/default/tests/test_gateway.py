@@ -108,6 +108,8 @@ def test_config_json_refers_to_secrets_by_environment_name(host, gw):
 def test_environment_file_is_root_only_and_holds_every_secret(host, gw, secrets):
     env = host.file(gw["bifrost_config_dir"] + "/bifrost.env")
     assert (env.user, env.group, env.mode) == ("root", "root", 0o600)
+    directory = host.file(gw["bifrost_config_dir"])  # closed before the file is written: never readable by others
+    assert (directory.user, directory.mode) == ("root", 0o700)
     content = env.content_string
     missing = [name for name, value in secrets.items() if value not in content]
     assert not missing, "secrets missing from the environment file: %s" % missing

@@ -1,4 +1,7 @@
-"""The bifrost role's filters: secrets split from config.json, the environment file, and the schema check."""
+"""The bifrost role's filters: config.json with its secrets split out, the guards, the environment file, the schema check.
+
+The rules live in plugins/module_utils/bifrost_config.py; these tests call them through the filters the role uses.
+"""
 
 from __future__ import annotations
 
@@ -17,20 +20,39 @@ VK_BOB = "sk-bf-" + "b" * 40
 
 
 def spec(**overrides):
+    """The role's variables (as vars/main.yml passes them) plus the resolved secrets."""
     base = {
-        "providers": {
+        "bifrost_app_dir": "/var/lib/bifrost",
+        "bifrost_admin_username": "gateway-admin-FAKE",
+        "admin_password": "admin-FAKE-0123456789",
+        "encryption_key": "enc-FAKE-0123456789abcdef",
+        "datasheet_dir": "/var/lib/bifrost/datasheets",
+        "bifrost_providers": {
             "anthropic": {"keys": [{"name": "main", "value": ANTHROPIC_KEY}]},
             "openai": {"keys": [{"name": "main", "value": OPENAI_KEY, "models": ["gpt-5.5"], "weight": 0.5}],
                        "network_config": {"base_url": "http://127.0.0.1:9"}},
         },
-        "virtual_keys": [{"name": "alice", "description": "Alice"}, {"name": "bob.smith", "budget": {"max_limit": 10,
-                         "reset_duration": "1M"}, "rate_limit": {"request_max_limit": 5, "request_reset_duration": "1m"}}],
+        "bifrost_virtual_keys": [
+            {"name": "alice", "description": "Alice"},
+            {"name": "bob.smith", "budget": {"max_limit": 10, "reset_duration": "1M"},
+             "rate_limit": {"request_max_limit": 5, "request_reset_duration": "1m"}}],
         "virtual_key_values": {"alice": VK_ALICE, "bob.smith": VK_BOB},
-        "mcp_clients": [],
-        "env": {"BIFROST_ENCRYPTION_KEY": "enc-FAKE-0123456789abcdef"},
+        "bifrost_mcp_clients": [],
     }
-    base.update(overrides)
+    renames = {"providers": "bifrost_providers", "virtual_keys": "bifrost_virtual_keys",
+               "mcp_clients": "bifrost_mcp_clients"}
+    base.update((renames.get(key, key), value) for key, value in overrides.items())
     return base
+
+
+def sections(settings):
+    """The parts of config.json the older tests look at, and the environment file's entries."""
+    built = bf.bifrost_config(settings)
+    config = built["config"]
+    return {"providers": config["providers"], "virtual_keys": config["governance"]["virtual_keys"],
+            "budgets": config["governance"]["budgets"], "rate_limits": config["governance"]["rate_limits"],
+            "mcp_client_configs": config.get("mcp", {}).get("client_configs", []), "env": built["env"],
+            "config": config}
 
 
 def minimal_config(sections):
@@ -46,26 +68,28 @@ def minimal_config(sections):
 
 
 def test_secrets_move_to_env_and_config_refers_to_them():
-    out = bf.bifrost_config_sections(spec())
+    out = sections(spec())
     assert out["providers"]["anthropic"]["keys"] == [
         {"name": "main", "value": "env.BIFROST_PROVIDER_ANTHROPIC_MAIN", "models": ["*"], "weight": 1.0}]
     assert out["providers"]["openai"]["keys"][0]["models"] == ["gpt-5.5"]
     assert out["providers"]["openai"]["keys"][0]["weight"] == 0.5
     assert out["providers"]["openai"]["network_config"] == {"base_url": "http://127.0.0.1:9"}
     assert out["env"] == {
+        "BIFROST_ADMIN_PASSWORD": "admin-FAKE-0123456789",
+        "BIFROST_ADMIN_USERNAME": "gateway-admin-FAKE",
         "BIFROST_ENCRYPTION_KEY": "enc-FAKE-0123456789abcdef",
         "BIFROST_PROVIDER_ANTHROPIC_MAIN": ANTHROPIC_KEY,
         "BIFROST_PROVIDER_OPENAI_MAIN": OPENAI_KEY,
         "BIFROST_VK_ALICE": VK_ALICE,
         "BIFROST_VK_BOB_SMITH": VK_BOB,
     }
-    text = json.dumps({k: v for k, v in out.items() if k != "env"})
+    text = json.dumps(out["config"])
     for secret in out["env"].values():
         assert secret not in text
 
 
 def test_virtual_keys_default_to_every_provider_and_link_budgets_and_rate_limits():
-    out = bf.bifrost_config_sections(spec())
+    out = sections(spec())
     alice, bob = out["virtual_keys"]
     assert alice == {"id": "vk-alice", "name": "alice", "description": "Alice", "is_active": True,
                      "value": "env.BIFROST_VK_ALICE",
@@ -82,13 +106,13 @@ def test_virtual_keys_default_to_every_provider_and_link_budgets_and_rate_limits
 def test_result_is_valid_against_the_upstream_schema():
     client = {"name": "docs", "connection_type": "http", "connection_string": "http://127.0.0.1:9/mcp",
               "auth_type": "headers", "headers": {"Authorization": "Bearer t0ken-FAKE-0123456789"}}
-    out = bf.bifrost_config_sections(spec(mcp_clients=[client]))
+    out = sections(spec(mcp_clients=[client]))
     assert errors("bifrost-config", minimal_config(out)) == []
 
 
 def test_explicit_provider_configs_keep_their_limits():
     vks = [{"name": "alice", "provider_configs": [{"provider": "anthropic", "allowed_models": ["claude-haiku-4-5"]}]}]
-    out = bf.bifrost_config_sections(spec(virtual_keys=vks))
+    out = sections(spec(virtual_keys=vks))
     assert out["virtual_keys"][0]["provider_configs"] == [
         {"provider": "anthropic", "allowed_models": ["claude-haiku-4-5"], "key_ids": ["*"]}]
 
@@ -104,7 +128,7 @@ def test_cloud_key_secrets_and_proxy_password_are_moved_too():
                     "proxy_config": {"type": "http", "url": "http://proxy:3128", "password": "proxy-pass-FAKE"}},
         "vertex": {"keys": [vertex_key]},
     }
-    out = bf.bifrost_config_sections(spec(providers=providers, virtual_keys=[], virtual_key_values={}))
+    out = sections(spec(providers=providers, virtual_keys=[], virtual_key_values={}))
     bedrock = out["providers"]["bedrock"]
     assert bedrock["keys"][0]["bedrock_key_config"] == {"region": "eu-west-1",
                                                         "access_key": "env.BIFROST_PROVIDER_BEDROCK_AWS_ACCESS_KEY",
@@ -118,14 +142,14 @@ def test_cloud_key_secrets_and_proxy_password_are_moved_too():
 
 def test_existing_env_references_pass_through():
     providers = {"anthropic": {"keys": [{"name": "main", "value": "env.MY_OWN_VARIABLE"}]}}
-    out = bf.bifrost_config_sections(spec(providers=providers, virtual_keys=[]))
+    out = sections(spec(providers=providers, virtual_keys=[]))
     assert out["providers"]["anthropic"]["keys"][0]["value"] == "env.MY_OWN_VARIABLE"
     assert "MY_OWN_VARIABLE" not in out["env"]
 
 
 def test_mcp_header_values_are_secrets():
     clients = [{"name": "docs", "connection_type": "http", "headers": {"X-Api-Key": "mcp-FAKE-0123456789"}}]
-    out = bf.bifrost_config_sections(spec(mcp_clients=clients))
+    out = sections(spec(mcp_clients=clients))
     assert out["mcp_client_configs"] == [{"name": "docs", "connection_type": "http", "tools_to_execute": ["*"],
                                           "headers": {"X-Api-Key": "env.BIFROST_MCP_DOCS_X_API_KEY"}}]
     assert out["env"]["BIFROST_MCP_DOCS_X_API_KEY"] == "mcp-FAKE-0123456789"
@@ -139,21 +163,22 @@ def test_mcp_header_values_are_secrets():
     ({"providers": {"anthropic": {"keys": [{"name": "a", "value": "v"}, {"name": "a", "value": "w"}]}}},
      "used twice"),
     ({"virtual_keys": [{"name": "alice"}, {"name": "alice"}]}, "declared twice"),
-    ({"virtual_keys": [{"name": "../x"}]}, "'name' is required"),
+    ({"virtual_keys": [{"name": "../x"}]}, "invalid virtual key name"),
     ({"virtual_keys": [{"name": "carol"}]}, r"bifrost_virtual_keys\[carol\]: no value was resolved"),
-    ({"virtual_keys": [{"name": "a-b"}, {"name": "a_b"}], "virtual_key_values": {"a-b": "x" * 20, "a_b": "y" * 20}},
+    ({"virtual_keys": [{"name": "a-b"}, {"name": "a_b"}],
+      "virtual_key_values": {"a-b": "sk-bf-" + "x" * 20, "a_b": "sk-bf-" + "y" * 20}},
      "map to the same environment variable BIFROST_VK_A_B"),
     ({"providers": {"anthropic": {"keys": [{"name": "main", "value": "line\nbreak"}]}}}, "line breaks"),
 ])
 def test_bad_input_fails_naming_the_variable_and_key_but_never_the_value(overrides, message):
     with pytest.raises(AnsibleFilterError, match=message) as info:
-        bf.bifrost_config_sections(spec(**overrides))
-    for secret in (ANTHROPIC_KEY, OPENAI_KEY, VK_ALICE, VK_BOB, "x" * 20, "line\nbreak"):
+        sections(spec(**overrides))
+    for secret in (ANTHROPIC_KEY, OPENAI_KEY, VK_ALICE, VK_BOB, "x" * 20, "line\nbreak", "admin-FAKE-0123456789"):
         assert secret not in str(info.value)
 
 
 def test_env_file_quotes_and_escapes_for_systemd():
-    text = bf.systemd_env_file({"B": 'we"ird\\$`x', "A": "plain"})
+    text = bf.bifrost_env_file({"B": 'we"ird\\$`x', "A": "plain"})
     assert text == 'A="plain"\nB="we\\"ird\\\\\\$\\`x"\n'
 
 

@@ -133,3 +133,11 @@ def test_parallel_threads_agree(tmp_path):
         thread.join()
     assert len(set(results)) == 1
     assert (tmp_path / "virtual_key_shared").read_text().strip() == results[0]
+
+
+def test_declared_value_without_the_bifrost_prefix_is_refused_without_showing_it(lookup, tmp_path):
+    declared = [{"name": "erin", "value": "erin-own-key-FAKE-0123456789"}]
+    with pytest.raises(AnsibleLookupError, match="must start with 'sk-bf-'") as info:
+        lookup.run(["erin"], variables={}, declared=declared, store_dir=str(tmp_path))
+    assert "erin-own-key-FAKE-0123456789" not in str(info.value)
+    assert list(tmp_path.iterdir()) == [], "nothing is stored for a refused key"
