@@ -15,7 +15,6 @@ import json
 import re
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.six import string_types
 from ansible.utils.display import Display
 
 display = Display()
@@ -42,7 +41,7 @@ def vk_env_name(name):
 
 def is_reference(value):
     """Values that already point elsewhere (env.NAME, vault.path) are passed through unchanged."""
-    return isinstance(value, string_types) and value.startswith(("env.", "vault."))
+    return isinstance(value, str) and value.startswith(("env.", "vault."))
 
 
 class _Env(object):
@@ -53,7 +52,7 @@ class _Env(object):
         self.origin = {}
 
     def ref(self, name, value, where):
-        if not isinstance(value, string_types) or not value:
+        if not isinstance(value, str) or not value:
             raise AnsibleFilterError("%s must be a non-empty string" % where)
         if "\n" in value or "\r" in value or "\0" in value:
             raise AnsibleFilterError("%s must not contain line breaks or NUL characters" % where)
@@ -121,7 +120,7 @@ def _virtual_keys(virtual_keys, values, providers, env):
     names = set()
     for index, vk in enumerate(virtual_keys):
         where = "bifrost_virtual_keys[%d]" % index
-        if not isinstance(vk, dict) or not isinstance(vk.get("name"), string_types) or not NAME.match(vk["name"]):
+        if not isinstance(vk, dict) or not isinstance(vk.get("name"), str) or not NAME.match(vk["name"]):
             raise AnsibleFilterError("%s: 'name' is required: letters, digits, '.', '_' and '-', starting with a "
                                      "letter or digit" % where)
         name = vk["name"]
@@ -231,7 +230,7 @@ def json_schema_errors(document, schema):
     if schema in (None, "", {}):
         display.warning("bifrost: the config schema could not be loaded; config.json is not validated")
         return []
-    if isinstance(schema, string_types):
+    if isinstance(schema, str):
         try:
             schema = json.loads(schema)
         except ValueError as exc:

@@ -13,10 +13,9 @@ __metaclass__ = type
 import ntpath
 import posixpath
 import re
+from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.six import string_types
-from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
 # Environment variable names Claude Code accepts in `env` (the settings schema's propertyNames pattern).
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -121,7 +120,7 @@ def msix_desktop_configs(packages_dir, found_dirs):
 
 def env_string(value, where):
     """An env value as Claude Code wants it: a string. true/false become "1"/"0"; None stays None (removes the key)."""
-    if value is None or isinstance(value, string_types):
+    if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "1" if value else "0"
@@ -140,7 +139,7 @@ def env_block(env, where):
         raise AnsibleFilterError("claude_desktop: %s must be a mapping, not %s" % (where, type(env).__name__))
     result = {}
     for key, value in env.items():
-        if not isinstance(key, string_types) or not ENV_NAME.match(key):
+        if not isinstance(key, str) or not ENV_NAME.match(key):
             raise AnsibleFilterError(
                 "claude_desktop: %s has the variable name %r; names must match %s" % (where, key, ENV_NAME.pattern)
             )
@@ -171,7 +170,7 @@ def refuse_lockout(settings, where):
 
 def gateway_base(url):
     """The gateway URL without a trailing slash, checked: http(s), a host, no query or fragment."""
-    if not isinstance(url, string_types) or not url:
+    if not isinstance(url, str) or not url:
         raise AnsibleFilterError("claude_desktop: claude_desktop_gateway_url is required (e.g. http://gw.example.internal:8080)")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
@@ -327,7 +326,7 @@ def _check_users(users):
         raise AnsibleFilterError("claude_desktop: claude_desktop_users must be a list")
     seen = set()
     for index, user in enumerate(users):
-        if not isinstance(user, dict) or not isinstance(user.get("name"), string_types) or not user.get("name"):
+        if not isinstance(user, dict) or not isinstance(user.get("name"), str) or not user.get("name"):
             raise AnsibleFilterError("claude_desktop: claude_desktop_users[%d] needs a name" % index)
         if user["name"] in seen:
             raise AnsibleFilterError("claude_desktop: user %s is listed twice in claude_desktop_users" % user["name"])

@@ -149,7 +149,7 @@ class Container:
         # The container trusts what the host trusts: a host behind a TLS-inspecting proxy has that CA only there.
         ca_bundle = ssl.get_default_verify_paths().openssl_cafile
         collections = ROOT / ".cache" / "ansible-home" / "collections"
-        rc, out = run(["podman", "run", "-d", "--name", self.name, "--init",
+        rc, out = run(["podman", "run", "-d", "--name", self.name,
                        "-v", f"{ROOT}:{ROOT}:ro", "-v", f"{self.home}:/root",
                        "-v", f"{ca_bundle}:/etc/ssl/certs/ca-certificates.crt:ro",
                        "-e", f"ANSIBLE_HOME={collections.parent}", "-e", f"ANSIBLE_COLLECTIONS_PATH={collections}",
@@ -211,7 +211,7 @@ def test_runs_the_pinned_release(core):
 
 
 def test_ansible_test_sanity(core):
-    """Every sanity test, with no ignore file, from a copy laid out as ansible_collections/aigateway/bifrost.
+    """Every sanity test (test_quality.py checks there are no ignore entries), from a copy laid out as ansible_collections/aigateway/bifrost.
 
     ansible-test makes a virtual environment per test and bootstraps pip in it with a script it downloads from a host
     this machine cannot reach; tests/sanity/pip_bootstrap.py stands in for that script (see its docstring).
@@ -221,7 +221,6 @@ def test_ansible_test_sanity(core):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, target, follow_symlinks=False)
-    assert not list((dest / "tests" / "sanity").glob("ignore-*.txt")), "sanity must pass without ignore entries"
     cache = core.home / ".ansible" / "test" / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     rc, out = core.exec(["python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
