@@ -299,6 +299,15 @@ def test_role_run(core):
     assert (work / "managed" / "managed-settings.d" / "50-aigateway.json").is_file() == IS_ROOT
 
 
+@pytest.mark.parametrize("playbook", sorted(p.name for p in (ROOT / "playbooks").glob("*.yml")))
+def test_playbooks_parse_without_warnings(core, playbook):
+    """The collection's playbooks, by their collection names (no inventory groups: pattern mismatches are fine)."""
+    rc, out = core.exec(["env", "ANSIBLE_NOCOLOR=1", "ANSIBLE_HOST_PATTERN_MISMATCH=ignore", "ansible-playbook",
+                         "--syntax-check", "-i", "localhost,", f"aigateway.bifrost.{Path(playbook).stem}"])
+    assert rc == 0, out
+    assert "[DEPRECATION WARNING]" not in out and "[WARNING]" not in out, out
+
+
 def test_requires_ansible_names_the_tested_cores():
     """Supported means tested: from the oldest tested minor up to, not including, the minor after the newest."""
     minors = sorted(CORES, key=lambda m: tuple(map(int, m.split("."))))
