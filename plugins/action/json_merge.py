@@ -20,7 +20,6 @@ import base64
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge import JsonMergeError, mask_secrets, merge_json_text
@@ -117,7 +116,7 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail("json_merge: one of these is required: path and content, or files")
             entries = [{"path": args["path"], "content": args["content"], "secret_keys": args.get("secret_keys")}]
         for entry in entries:
-            if not isinstance(entry.get("path"), string_types) or not entry["path"]:
+            if not isinstance(entry.get("path"), str) or not entry["path"]:
                 raise AnsibleActionFail("json_merge: every file needs a path")
             if not isinstance(entry.get("content"), dict):
                 raise AnsibleActionFail("json_merge: %s: content must be a dict" % entry["path"])

@@ -14,7 +14,6 @@ __metaclass__ = type
 import json
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.six import string_types
 from ansible.utils.display import Display
 
 from ansible_collections.aigateway.bifrost.plugins.module_utils import bifrost_config as rules
@@ -54,7 +53,7 @@ def json_schema_errors(document, schema):
     if schema in (None, "", {}):
         display.warning("bifrost: the config schema could not be loaded; config.json is not validated")
         return []
-    if isinstance(schema, string_types):
+    if isinstance(schema, str):
         try:
             schema = json.loads(schema)
         except ValueError as exc:

@@ -14,10 +14,9 @@ import base64
 import ntpath
 import posixpath
 import re
+from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.six import string_types
-from ansible.module_utils.six.moves.urllib.parse import urlsplit
 from ansible.utils.display import Display
 from ansible_collections.aigateway.bifrost.plugins.module_utils.claude_policy import (
     lockout_findings,
@@ -139,7 +138,7 @@ def msix_desktop_configs(packages_dir, found_dirs):
 
 def env_string(value, where):
     """An env value as Claude Code wants it: a string. true/false become "1"/"0"; None stays None (removes the key)."""
-    if value is None or isinstance(value, string_types):
+    if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "1" if value else "0"
@@ -158,7 +157,7 @@ def env_block(env, where):
         raise AnsibleFilterError("claude_desktop: %s must be a mapping, not %s" % (where, type(env).__name__))
     result = {}
     for key, value in env.items():
-        if not isinstance(key, string_types) or not ENV_NAME.match(key):
+        if not isinstance(key, str) or not ENV_NAME.match(key):
             raise AnsibleFilterError(
                 "claude_desktop: %s has the variable name %r; names must match %s" % (where, key, ENV_NAME.pattern)
             )
@@ -257,7 +256,7 @@ def gateway_base(url):
     the wrong place (or put a password into every user's file); whitespace and control characters never belong.
     """
     name = "claude_desktop_gateway_url"
-    if not isinstance(url, string_types) or not url:
+    if not isinstance(url, str) or not url:
         raise AnsibleFilterError("claude_desktop: %s is required (e.g. http://gw.example.internal:8080)" % name)
     if URL_FORBIDDEN.search(url):
         raise AnsibleFilterError(
@@ -573,7 +572,7 @@ def _check_users(users):
         raise AnsibleFilterError("claude_desktop: claude_desktop_users must be a list")
     seen = set()
     for index, user in enumerate(users):
-        if not isinstance(user, dict) or not isinstance(user.get("name"), string_types) or not user.get("name"):
+        if not isinstance(user, dict) or not isinstance(user.get("name"), str) or not user.get("name"):
             raise AnsibleFilterError("claude_desktop: claude_desktop_users[%d] needs a name" % index)
         if user["name"] in seen:
             raise AnsibleFilterError("claude_desktop: user %s is listed twice in claude_desktop_users" % user["name"])

@@ -15,10 +15,9 @@ __metaclass__ = type
 import json
 import plistlib
 import uuid
+from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.six import string_types
-from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
 from ansible_collections.aigateway.bifrost.plugins.filter.claude_desktop import (
     SERVER_NAME,
@@ -115,7 +114,7 @@ def desktop_models(options):
     """inferenceModels: mdm_desktop_models, else the model pins (default first: the first entry is the default)."""
     models = options.get("desktop_models")
     if models:
-        if not isinstance(models, list) or not all(isinstance(m, string_types) and m for m in models):
+        if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models):
             _fail("mdm_desktop_models must be a list of model names")
         return list(models)
     pins = options.get("models") or {}
@@ -178,7 +177,7 @@ def desktop_policy(gateway_url, options, key=None):
                   "the MCP request headers as JSON), or set mdm_desktop_mcp to false")
         policy["managedMcpServers"] = _compact([entry])
     for name, value in policy.items():
-        if not isinstance(value, string_types) or "\n" in value or "\r" in value:
+        if not isinstance(value, str) or "\n" in value or "\r" in value:
             _fail("the Claude Desktop policy value %s must be a one-line string" % name)
     return policy
 

@@ -236,7 +236,9 @@ def _decode(text, source):
         raise JsonMergeError("%s: %s is not valid JSON" % (source, exc.args[0])) from None
     except json.JSONDecodeError as exc:
         hint = ""
-        if text[exc.pos:exc.pos + 1] == "/" or re.search(r",\s*\Z", text[max(0, exc.pos - 200):exc.pos]):
+        # Python 3.13 and later report a trailing comma at the comma ("Illegal trailing comma..."), older ones after it.
+        if (text[exc.pos:exc.pos + 1] == "/" or exc.msg.startswith("Illegal trailing comma")
+                or re.search(r",\s*\Z", text[max(0, exc.pos - 200):exc.pos])):
             hint = " (comments and trailing commas are not JSON; allow_comments strips them)"
         raise JsonMergeError("%s: invalid JSON at line %d, column %d: %s%s" % (source, exc.lineno, exc.colno, exc.msg, hint)) from None
     except RecursionError:

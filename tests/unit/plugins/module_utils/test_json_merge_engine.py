@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -189,13 +190,16 @@ def test_absent_on_an_empty_document_changes_nothing():
 
 # Parsing
 
+# Python 3.13's json reports a trailing comma at the comma, older Pythons at the token after it.
+COMMA_AT_COMMA = sys.version_info >= (3, 13)
+
 
 @pytest.mark.parametrize(
     ("text", "position"),
     [
         ('{\n  "a": 1, // note\n  "b": 2\n}', "line 2, column 11"),
-        ('{\n  "a": 1,\n}', "line 3, column 1"),
-        ('{\n  "a": [1, 2,]\n}', "line 2, column 14"),
+        ('{\n  "a": 1,\n}', "line 2, column 9" if COMMA_AT_COMMA else "line 3, column 1"),
+        ('{\n  "a": [1, 2,]\n}', "line 2, column 13" if COMMA_AT_COMMA else "line 2, column 14"),
         ('{"a": 1} x', "line 1, column 10"),
         ('{"a": \'x\'}', "line 1, column 7"),
     ],
@@ -206,9 +210,10 @@ def test_invalid_json_fails_with_line_and_column(text, position):
     assert str(error.value).startswith("cfg.json: invalid JSON at " + position + ": ")
 
 
-def test_comments_and_trailing_commas_get_a_hint():
+@pytest.mark.parametrize("text", ['{"a": 1, /* x */ "b": 2}', '{"a": 1,}', '{"a": [1, 2, ]}'])
+def test_comments_and_trailing_commas_get_a_hint(text):
     with pytest.raises(JsonMergeError, match="allow_comments strips them"):
-        merged('{"a": 1, /* x */ "b": 2}', {})
+        merged(text, {})
 
 
 def test_allow_comments_strips_comments_and_trailing_commas_outside_strings():
