@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.aigateway.bifrost.plugins.module_utils import json_merge as engine
 from ansible_collections.aigateway.bifrost.plugins.modules import json_merge as json_merge_module
+from tests.helpers.modules import patch_module_args
 
 if os.geteuid() != 0:
     pytest.fail("tests/security must run as root (as CI does): they create local users with useradd and run the module "

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.aigateway.bifrost.plugins.modules import claude_policy_info
+from tests.helpers.modules import patch_module_args
 
 
 def run(capsys, **args):

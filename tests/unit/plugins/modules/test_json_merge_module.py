@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
 import stat
 import sys
-from unittest import mock
 
 import pytest
-from ansible.module_utils.common.parameters import PASS_VARS
-
-try:
-    from ansible.module_utils.testing import patch_module_args  # ansible-core 2.19 and later
-except ImportError:  # ansible-core 2.18: modules read their arguments from basic._ANSIBLE_ARGS
-
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        from ansible.module_utils import basic
-
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()):
-            yield
 
 from ansible_collections.aigateway.bifrost.plugins.modules import json_merge as json_merge_module
+from tests.helpers.modules import patch_module_args
 
 SECRET = "sk-bf-" + "S3cr3t" * 7
 OLD_SECRET = "sk-bf-old-" + "Q" * 30
@@ -35,8 +22,6 @@ def run(capsys, check_mode=False, diff=False, **args):
     args = dict(args)
     args["_ansible_check_mode"] = check_mode
     args["_ansible_diff"] = diff
-    if "inject_invocation" in PASS_VARS:  # ansible-core 2.21 adds `invocation` to results only when asked to
-        args["_ansible_inject_invocation"] = True
     with patch_module_args(args), pytest.raises(SystemExit):
         json_merge_module.main()
     printed = capsys.readouterr().out
