@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SCENARIO, run_claude, user_json
+from conftest import SCENARIO, run_claude, scenario_vars, user_json
 
 SETTINGS = "/home/{user}/.claude/settings.json"
 NEW_BOB_KEY = "sk-bf-e2eBobRotatedKey0000000000000000000000"
@@ -37,7 +37,7 @@ def scenario_users():
     """claude_desktop_users of the scenario without carol, whose key is unknown on purpose (test_e2e.py)."""
     text = (SCENARIO / "inventory" / "group_vars" / "claude_workstations" / "main.yml").read_text(encoding="utf-8")
     users = yaml.safe_load(text)["claude_desktop_users"]
-    models = yaml.safe_load((SCENARIO / "inventory" / "group_vars" / "all" / "main.yml").read_text(encoding="utf-8"))["e2e_models"]
+    models = scenario_vars()["e2e_models"]
     kept = [dict(user, models={"default": models[user["name"]]}) for user in users if user["name"] != "carol"]
     assert [user["name"] for user in kept] == ["alice", "bob"]
     return kept
@@ -66,10 +66,7 @@ def report_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def virtual_keys():
     """bifrost_virtual_keys as the scenario declares them (group_vars/all)."""
-    merged = {}
-    for path in sorted((SCENARIO / "inventory" / "group_vars" / "all").glob("*.yml")):
-        merged.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    return merged["bifrost_virtual_keys"]
+    return scenario_vars()["bifrost_virtual_keys"]
 
 
 def with_bob_key(virtual_keys, value):
