@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -242,7 +243,7 @@ def main_config(tmp_path, fake_port):
         },
         "mcp": {"client_configs": [{"name": "docs", "connection_type": "http", "connection_string": "http://127.0.0.1:9/mcp",
                                     "headers": {"Authorization": "env.STANDIN_MCP_SECRET"}}]},
-        "config_store": {"enabled": False},
+        "config_store": {"enabled": True, "type": "sqlite", "config": {"path": str(tmp_path / "config.db")}},
         "logs_store": {"enabled": True, "type": "sqlite", "config": {"path": str(tmp_path / "logs.db")}},
         "framework": {"pricing": {"pricing_url": pricing.as_uri(), "model_parameters_url": parameters.as_uri(),
                                   "mcp_library_url": "https://example.invalid/never-fetched"}},
@@ -321,17 +322,16 @@ def test_missing_env_var_fails_naming_var_and_key_path(tmp_path):
 
 
 @pytest.mark.parametrize("config, key_path", [
-    ({"bogus_section": {}}, "bogus_section"),
     ({"providers": {"anthropic": {"keys": [{"name": "k", "weight": "1"}]}}}, "providers.anthropic.keys[0].weight"),
     ({"providers": {"anthropic": {"keys": [{"weight": 1}]}}}, "providers.anthropic.keys[0].name"),
     ({"governance": {"virtual_keys": [{"name": "no-id"}]}}, "governance.virtual_keys[0].id"),
     ({"client": {"allowed_origins": ["*", 3]}}, "client.allowed_origins[1]"),
     ({"config_store": {"enabled": True, "type": "mysql"}}, "config_store.type"),
 ])
-def test_schema_rejection_exits_1_naming_key_path(tmp_path, config, key_path):
+def test_type_errors_exit_1_naming_key_path(tmp_path, config, key_path):
     result = run_standin(tmp_path, config)
     assert result.returncode == 1
-    assert "config.json rejected by schema: %s:" % key_path in result.stderr
+    assert "config.json cannot be read: %s:" % key_path in result.stderr
 
 
 def test_invalid_json_exits_1(tmp_path):
@@ -346,7 +346,9 @@ def test_file_datasheet_missing_or_broken_exits_1(tmp_path, content):
     datasheet = tmp_path / "pricing.json"
     if content is not None:
         datasheet.write_text(content, encoding="utf-8")
-    config = {"framework": {"pricing": {"pricing_url": datasheet.as_uri(), "model_parameters_url": "https://example.invalid/ignored"}}}
+    parameters = tmp_path / "parameters.json"
+    parameters.write_text("[]", encoding="utf-8")
+    config = {"framework": {"pricing": {"pricing_url": datasheet.as_uri(), "model_parameters_url": parameters.as_uri()}}}
     result = run_standin(tmp_path / "app", config)
     assert result.returncode == 1
     assert "framework.pricing.pricing_url" in result.stderr
@@ -385,6 +387,7 @@ def test_sigterm_exits_0_and_port_is_exact(tmp_path):
 
 def test_admin_auth_on_inference_when_not_disabled_and_whitelisted_metrics(tmp_path):
     config = {"client": {"whitelisted_routes": ["/metrics"]},
+              "config_store": {"enabled": True, "type": "sqlite", "config": {"path": str(tmp_path / "config.db")}},
               "governance": {"auth_config": {"is_enabled": True, "admin_username": "a", "admin_password": "b",
                                              "disable_auth_on_inference": False}}}
     standin = Standin(tmp_path / "app", config)
@@ -407,7 +410,7 @@ def test_health_is_open(gateway):
     reply = gateway.call("GET", "/health")
     assert reply.status == 200
     assert reply.json()["status"] == "ok"
-    assert reply.json()["components"]["config_store"] == "disabled"
+    assert reply.json()["components"]["config_store"] == "ok"
     assert gateway.call("GET", "/api/version").json() == "v2.2.5-standin"
 
 
@@ -492,27 +495,36 @@ def test_messages_streaming_sse(gateway):
     {"Authorization": "Bearer " + VK_ALICE},
     {"x-api-key": VK_ALICE},
     {"x-bf-vk": VK_ALICE},
-    {"x-bf-vk": VK_PLAIN},
+    {"x-goog-api-key": VK_ALICE},
 ])
 def test_virtual_key_headers(gateway, headers):
     assert gateway.call("POST", "/anthropic/v1/messages", MESSAGE, headers).status == 200
 
 
-@pytest.mark.parametrize("headers, reason", [
-    ({}, "virtual key required"),
-    ({"Authorization": "Bearer sk-bf-unknown0000000000000000000000000000000"}, "not found"),
-    ({"x-api-key": "sk-bf-unknown0000000000000000000000000000000"}, "not found"),
-    ({"x-bf-vk": "unknown-key"}, "not found"),
-    ({"Authorization": "Bearer " + VK_PLAIN}, "virtual key required"),  # unprefixed keys only count in x-bf-vk
-    ({"x-bf-vk": VK_INACTIVE}, "inactive"),
+@pytest.mark.parametrize("headers, status, bifrost_type, anthropic_type, message", [
+    ({}, 401, "virtual_key_required", "authentication_error", "virtual key is missing in headers and is mandatory."),
+    ({"Authorization": "Bearer sk-bf-unknown0000000000000000000000000000000"}, 403, "virtual_key_not_found", "permission_error",
+     "Virtual key not found"),
+    ({"x-api-key": "sk-bf-unknown0000000000000000000000000000000"}, 403, "virtual_key_not_found", "permission_error", "Virtual key not found"),
+    ({"x-bf-vk": VK_INACTIVE}, 403, "virtual_key_blocked", "permission_error", "Virtual key is inactive"),
+    # an unprefixed value is no virtual key in any header (upstream parseVirtualKeyFromHTTPRequest)
+    ({"x-bf-vk": "unknown-key"}, 401, "virtual_key_required", "authentication_error", "mandatory"),
+    ({"Authorization": "Bearer " + VK_PLAIN}, 401, "virtual_key_required", "authentication_error", "mandatory"),
+    # x-bf-virtual-key is not a header upstream reads
+    ({"x-bf-virtual-key": VK_ALICE}, 401, "virtual_key_required", "authentication_error", "mandatory"),
 ])
-def test_missing_unknown_or_inactive_key_is_401_anthropic_style(gateway, headers, reason):
+def test_refused_keys_as_upstream_governance(gateway, headers, status, bifrost_type, anthropic_type, message):
+    """Fidelity: missing key 401 virtual_key_required, unknown/inactive key 403 (plugins/governance main.go + resolver.go)."""
     reply = gateway.call("POST", "/anthropic/v1/messages", MESSAGE, headers)
-    assert reply.status == 401
+    assert reply.status == status
     body = reply.json()
-    assert body["type"] == "error" and body["error"]["type"] == "authentication_error"
-    assert reason in body["error"]["message"]
+    assert body["type"] == "error" and body["error"]["type"] == anthropic_type
+    assert message in body["error"]["message"]
     assert reply.headers["x-should-retry"] == "false"  # Anthropic SDK clients give up at once instead of retrying
+    models = gateway.call("GET", "/anthropic/v1/models", headers=headers)  # the zero-cost key check refuses alike
+    assert (models.status, models.json()["error"]["type"]) == (status, anthropic_type)
+    chat = gateway.call("POST", "/v1/chat/completions", CHAT, headers)
+    assert (chat.status, chat.json()["error"]["type"]) == (status, bifrost_type)
 
 
 def test_allowed_models_enforced(gateway):
@@ -530,6 +542,7 @@ def test_count_tokens_and_models(gateway):
     models = gateway.call("GET", "/anthropic/v1/models", headers=auth).json()
     assert [m["id"] for m in models["data"]] == ["gpt-5.5"]
     assert gateway.call("GET", "/anthropic/v1/models").status == 401
+    assert gateway.call("GET", "/anthropic/v1/models", headers={"x-api-key": VK_BOB}).json()["data"] == []  # bob: anthropic only
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -595,7 +608,7 @@ def test_chat_completions_forwarded(gateway, fake_provider):
 def test_chat_completions_errors_openai_style(gateway):
     missing = gateway.call("POST", "/v1/chat/completions", CHAT)
     assert missing.status == 401
-    assert missing.json()["error"]["type"] == "authentication_error" and missing.json()["error"]["message"]
+    assert missing.json()["error"]["type"] == "virtual_key_required" and missing.json()["error"]["message"]
     denied = gateway.call("POST", "/v1/chat/completions", CHAT, {"x-api-key": VK_BOB})
     assert denied.status == 403
 
@@ -638,8 +651,8 @@ def test_mcp_protocol_versions_echoed(gateway, version):
 def test_mcp_auth_and_side_routes(gateway):
     ping = {"jsonrpc": "2.0", "id": 9, "method": "ping"}
     assert mcp(gateway, ping, {"Authorization": ""}).status == 401
-    assert mcp(gateway, ping, {"Authorization": "Bearer sk-bf-wrong00000000000000000000000000000000"}).status == 401
-    assert mcp(gateway, ping, {"Authorization": "", "x-bf-virtual-key": VK_PLAIN}).json()["result"] == {}
+    assert mcp(gateway, ping, {"Authorization": "Bearer sk-bf-wrong00000000000000000000000000000000"}).status == 403
+    assert mcp(gateway, ping, {"Authorization": "", "x-bf-virtual-key": VK_ALICE}).status == 401
     assert mcp(gateway, ping, {"Authorization": "", "x-bf-vk": VK_ALICE}).status == 200
     assert gateway.call("GET", "/mcp", headers={"Authorization": "Bearer " + VK_ALICE}).status == 405
     for path in ("/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-authorization-server", "/register"):
@@ -654,24 +667,33 @@ def preflight(gateway, origin, request_headers="content-type"):
         "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": request_headers})
 
 
-@pytest.mark.parametrize("origin", ["https://app.example.com", "https://team.corp.example"])
+@pytest.mark.parametrize("origin", ["https://app.example.com", "http://localhost:3000"])
 def test_cors_preflight_allowed(gateway, origin):
+    """Fidelity: an allowed (or localhost) origin gets 200 with the built-in headers plus client.allowed_headers."""
     reply = preflight(gateway, origin, "content-type, authorization, x-api-key, anthropic-version, x-stainless-retry-count")
-    assert reply.status == 204
+    assert reply.status == 200
     assert reply.headers["access-control-allow-origin"] == origin
     allowed = [h.strip().lower() for h in reply.headers["access-control-allow-headers"].split(",")]
-    for header in ("content-type", "authorization", "x-requested-with", "x-stainless-timeout", "x-api-key", "anthropic-version",
-                   "x-stainless-retry-count"):
+    for header in ("content-type", "authorization", "x-requested-with", "x-stainless-timeout", "x-api-key", "x-openai-agents-sdk",
+                   "anthropic-version", "x-stainless-*"):
         assert header in allowed
+    assert "x-stainless-retry-count" not in allowed  # "x-stainless-*" is a literal name, not a pattern
     assert "POST" in reply.headers["access-control-allow-methods"]
 
 
 def test_cors_preflight_denied(gateway):
     assert preflight(gateway, "https://evil.example.org").status == 403
-    assert preflight(gateway, "https://corp.example.evil.org").status == 403
-    refused = preflight(gateway, "https://app.example.com", "content-type, x-custom-thing")
-    assert refused.status == 403
-    assert "x-custom-thing" in refused.json()["error"]["message"]
+    assert preflight(gateway, "https://team.corp.example").status == 403  # "https://*.corp.example" is no pattern upstream
+
+
+def test_cors_default_origins_are_everything_and_star_headers_echo(tmp_path):
+    standin = Standin(tmp_path / "app", {"client": {"allowed_headers": ["*"]}, "config_store": {"enabled": False}})
+    try:
+        reply = preflight(standin, "https://anything.example.net", "x-custom-thing")
+        assert reply.status == 200
+        assert "x-custom-thing" in reply.headers["access-control-allow-headers"]
+    finally:
+        standin.stop()
 
 
 def test_cors_on_actual_responses(gateway):
@@ -692,7 +714,7 @@ def test_metrics_counters(gateway):
 
 def test_request_log_has_names_never_keys(gateway):
     before = len(gateway.requests_log()[1])
-    gateway.call("POST", "/anthropic/v1/messages?beta=true", MESSAGE, {"x-bf-vk": VK_PLAIN})
+    gateway.call("POST", "/anthropic/v1/messages?beta=true", MESSAGE, {"x-bf-vk": VK_ALICE})
     gateway.call("POST", "/anthropic/v1/messages", MESSAGE, {"x-api-key": "sk-bf-unknown0000000000000000000000000000000"})
     gateway.call("GET", "/api/providers", headers=ADMIN)
     text, entries = gateway.requests_log(at_least=before + 3)
@@ -701,9 +723,188 @@ def test_request_log_has_names_never_keys(gateway):
     mine = entries[before:]
     assert len(mine) == 3, mine
     by_status = {entry["status"]: entry for entry in mine if entry["path"] == "/anthropic/v1/messages"}
-    assert {"method": "POST", "path": "/anthropic/v1/messages", "status": 200, "virtual_key": "plain", "provider": "anthropic",
+    assert {"method": "POST", "path": "/anthropic/v1/messages", "status": 200, "virtual_key": "alice", "provider": "anthropic",
             "model": "claude-sonnet-4-6"}.items() <= by_status[200].items()
-    assert by_status[401]["virtual_key"] is None
+    assert by_status[403]["virtual_key"] is None
     assert [entry["status"] for entry in mine if entry["path"] == "/api/providers"] == [200]
     for secret in SECRETS + ("sk-bf-unknown", basic(ADMIN_USER, ADMIN_PASSWORD)):
         assert secret not in text
+
+
+# ---------------------------------------------------------------- fidelity to the real gateway (FIDELITY.md)
+
+STORE = {"config_store": {"enabled": True, "type": "sqlite"}}
+AUTH_ON = {"auth_config": {"is_enabled": True, "admin_username": "a", "admin_password": "b", "disable_auth_on_inference": True}}
+VK_CAROL = "sk-bf-carol00000000000000000000000000000000007"
+ANTHROPIC_ALL = [{"provider": "anthropic", "allowed_models": ["*"]}]
+
+
+def vk(ident, value):
+    return {"id": ident, "name": ident, "value": value, "provider_configs": ANTHROPIC_ALL}
+
+
+def key_works(standin, value):
+    return standin.call("GET", "/anthropic/v1/models", headers={"x-api-key": value}).status == 200
+
+
+def test_admin_auth_only_with_a_config_store(tmp_path):
+    """Without a config store upstream skips the auth middleware: the admin API is open."""
+    without = Standin(tmp_path / "a", {"config_store": {"enabled": False}, "governance": AUTH_ON})
+    with_store = Standin(tmp_path / "b", dict(STORE, governance=AUTH_ON))
+    try:
+        assert without.call("GET", "/api/providers").status == 200
+        assert "auth middleware requires config store" in without.stderr()
+        assert with_store.call("GET", "/api/providers").status == 401
+        assert with_store.call("GET", "/api/providers", headers={"Authorization": basic("a", "b")}).status == 200
+    finally:
+        without.stop()
+        with_store.stop()
+
+
+def test_unprefixed_operator_key_is_replaced_by_a_random_key(tmp_path):
+    config = dict(STORE, client={"enforce_auth_on_inference": True},
+                  governance={"virtual_keys": [vk("plain", VK_PLAIN), vk("alice", VK_ALICE)]})
+    standin = Standin(tmp_path / "app", config)
+    try:
+        assert standin.call("GET", "/health").status == 200  # /health says nothing about it
+        assert not key_works(standin, VK_PLAIN)
+        assert standin.call("GET", "/anthropic/v1/models", headers={"x-bf-vk": VK_PLAIN}).status == 401
+        assert key_works(standin, VK_ALICE)
+        assert "replaced by a random key" in standin.stderr() and VK_PLAIN not in standin.stderr()
+    finally:
+        standin.stop()
+
+
+def test_unresolved_env_virtual_key_is_skipped_and_the_gateway_starts(tmp_path):
+    config = dict(STORE, governance={"virtual_keys": [vk("ghost", "env.STANDIN_NOT_SET_ANYWHERE"), vk("alice", VK_ALICE)]})
+    standin = Standin(tmp_path / "app", config)
+    try:
+        assert key_works(standin, VK_ALICE)
+        assert "STANDIN_NOT_SET_ANYWHERE" in standin.stderr() and "virtual key skipped" in standin.stderr()
+        names = [key["name"] for key in standin.call("GET", "/api/governance/virtual-keys").json()["virtual_keys"]]
+        assert names == ["alice"]
+    finally:
+        standin.stop()
+
+
+def test_offline_cold_start_needs_both_datasheets_then_uses_the_store(tmp_path):
+    pricing = tmp_path / "pricing.json"
+    pricing.write_text("{}", encoding="utf-8")
+    parameters = tmp_path / "parameters.json"
+    only_one = dict(STORE, framework={"pricing": {"pricing_url": pricing.as_uri()}})
+    result = run_standin(tmp_path / "app", only_one)
+    assert result.returncode == 1
+    assert "framework.pricing.model_parameters_url" in result.stderr
+    parameters.write_text("[]", encoding="utf-8")
+    both = dict(STORE, framework={"pricing": {"pricing_url": pricing.as_uri(), "model_parameters_url": parameters.as_uri()}})
+    Standin(tmp_path / "app", both).stop()
+    parameters.unlink()  # the store now holds the datasheets: a later start survives a failed sync
+    standin = Standin(tmp_path / "app", both)
+    try:
+        assert standin.call("GET", "/health").status == 200
+        assert "using the copy in the config store" in standin.stderr()
+    finally:
+        standin.stop()
+
+
+def test_unknown_fields_have_no_effect(tmp_path):
+    config = dict(STORE, bogus_section={"x": 1}, client={"enforce_auth_on_inference": True},
+                  providers={"azure": {"keys": [{"name": "k", "value": "v", "weight": 1, "models": ["*"],
+                                                 "azure_key_config": {"endpoint": "https://a.example", "deployments": {"m": "d"}}}]}},
+                  governance={"virtual_keys": [vk("alice", VK_ALICE)]})
+    standin = Standin(tmp_path / "app", config)
+    try:
+        assert key_works(standin, VK_ALICE)
+        assert "bogus_section: unknown top-level key, ignored" in standin.stderr()
+    finally:
+        standin.stop()
+
+
+def test_mcp_client_names_and_no_clients_without_a_store(tmp_path):
+    clients = [{"name": name, "connection_type": "http", "connection_string": "http://127.0.0.1:9/mcp"}
+               for name in ("docs_search", "_private", "docs-search", "two words", "1st", "café")]
+    with_store = Standin(tmp_path / "a", dict(STORE, mcp={"client_configs": clients}))
+    without = Standin(tmp_path / "b", {"config_store": {"enabled": False}, "mcp": {"client_configs": clients}})
+    try:
+        names = [client["config"]["name"] for client in with_store.call("GET", "/api/mcp/clients").json()]
+        assert names == ["docs_search", "_private"]
+        assert with_store.stderr().count("MCP client skipped: invalid name") == 4
+        assert without.call("GET", "/api/mcp/clients").json() == []
+        assert "MCP clients are not started without a config store" in without.stderr()
+    finally:
+        with_store.stop()
+        without.stop()
+
+
+def test_private_network_provider_needs_allow_private_network(tmp_path):
+    """Refused before any connection (no test traffic leaves loopback); the allowed case is not exercised for that reason."""
+    network = {"base_url": "http://10.255.255.1:9"}
+    config = dict(STORE, providers={"anthropic": {"keys": [{"name": "k", "value": "v", "weight": 1, "models": ["*"]}],
+                                                  "network_config": network}})
+    standin = Standin(tmp_path / "app", config)
+    try:
+        reply = standin.call("POST", "/anthropic/v1/messages", MESSAGE)
+        assert reply.status == 403
+        assert "allow_private_network" in reply.json()["error"]["message"]
+    finally:
+        standin.stop()
+
+
+def test_health_503_when_the_config_store_fails(tmp_path):
+    standin = Standin(tmp_path / "app", STORE)
+    try:
+        assert standin.call("GET", "/health").status == 200
+        (tmp_path / "app" / "config.db").write_bytes(b"this is not a database" * 100)
+        reply = standin.call("GET", "/health")
+        assert reply.status == 503
+        assert reply.json()["components"]["config_store"].startswith("error")
+    finally:
+        standin.stop()
+
+
+@pytest.mark.parametrize("source_of_truth, removed_key_works", [("config.json", False), ("split", True)])
+def test_store_persists_and_is_reconciled_with_config_json(tmp_path, source_of_truth, removed_key_works):
+    base = dict(STORE, source_of_truth=source_of_truth, client={"enforce_auth_on_inference": True})
+    first = dict(base, governance={"virtual_keys": [vk("alice", VK_ALICE), vk("bob", VK_BOB), vk("plain", VK_PLAIN)]})
+    standin = Standin(tmp_path / "app", first)
+    standin.stop()
+    assert (tmp_path / "app" / "config.db").stat().st_mode & 0o777 == 0o600
+    # restart with bob removed and alice rotated; plain unchanged keeps its generated value
+    second = dict(base, governance={"virtual_keys": [vk("alice", VK_CAROL), vk("plain", VK_PLAIN)]})
+    standin = Standin(tmp_path / "app", second)
+    try:
+        assert key_works(standin, VK_CAROL)
+        assert not key_works(standin, VK_ALICE)
+        assert key_works(standin, VK_BOB) is removed_key_works
+    finally:
+        standin.stop()
+
+
+def test_generated_value_survives_a_restart(tmp_path):
+    config = dict(STORE, governance={"virtual_keys": [vk("plain", VK_PLAIN)]})
+    Standin(tmp_path / "app", config).stop()
+    with sqlite3.connect(tmp_path / "app" / "config.db") as db:
+        first = json.loads(db.execute("SELECT value FROM standin_state WHERE key = 'virtual_keys'").fetchone()[0])["plain"]["value"]
+    standin = Standin(tmp_path / "app", config)
+    try:
+        assert first.startswith("sk-bf-") and key_works(standin, first)
+    finally:
+        standin.stop()
+
+
+def test_without_enforce_auth_on_inference_no_key_is_allowed(tmp_path):
+    standin = Standin(tmp_path / "app", dict(STORE, governance={"virtual_keys": [vk("alice", VK_ALICE)]}))
+    try:
+        assert standin.call("GET", "/anthropic/v1/models").status == 200
+        assert standin.call("POST", "/anthropic/v1/messages", MESSAGE).status == 200
+        assert standin.call("GET", "/anthropic/v1/models", headers={"x-api-key": "sk-bf-wrong"}).status == 403  # a wrong key still fails
+    finally:
+        standin.stop()
+
+
+def test_mcp_initialize_with_a_valid_key_only(gateway):
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}}
+    assert mcp(gateway, init, {"Authorization": "Bearer " + VK_ALICE}).json()["result"]["protocolVersion"] == "2025-06-18"
+    assert mcp(gateway, init, {"Authorization": "Bearer " + VK_BOB}).status == 200
+    assert mcp(gateway, init, {"Authorization": "Bearer sk-bf-wrong"}).status == 403
+    assert mcp(gateway, init, {"Authorization": ""}).status == 401

@@ -71,7 +71,7 @@ def test_admin_auth_is_enforced(curl, gw, secrets):
 def test_inference_needs_a_virtual_key(curl, gw, secrets):
     url = gw["url"] + "/v1/models"
     assert curl(url) == 401
-    assert curl(url, "-H", shlex.quote("Authorization: Bearer sk-bf-not-a-key-0000000000")) == 401
+    assert curl(url, "-H", shlex.quote("Authorization: Bearer sk-bf-not-a-key-0000000000")) == 403  # governance: virtual_key_not_found
     for vk in gw["bifrost_virtual_keys"]:  # declared and generated values alike reach the gateway
         value = secrets["virtual key " + vk["name"]]
         assert curl(url, "-H", shlex.quote("Authorization: Bearer " + value)) == 200, vk["name"]

@@ -118,7 +118,7 @@ def test_claude_answers_through_the_gateway_with_the_users_key(gateway, workstat
         assert entry["model"] == svars["e2e_models"][user].split("/", 1)[1]
 
 
-def test_a_key_the_gateway_does_not_know_gets_an_authentication_error(gateway, workstation, svars):
+def test_a_key_the_gateway_does_not_know_is_refused(gateway, workstation, svars):
     requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
     upstream_before = len(settled_json_lines(gateway, UPSTREAM_LOG))
 
@@ -127,11 +127,11 @@ def test_a_key_the_gateway_does_not_know_gets_an_authentication_error(gateway, w
     output = result.stdout + result.stderr
     assert result.rc != 0, output
     assert svars["e2e_fake_provider_reply"] not in output
-    assert re.search(r"401|authenticat|api key", output, re.IGNORECASE), output
+    assert re.search(r"403|permission|virtual key", output, re.IGNORECASE), output
     arrived = settled_json_lines(gateway, REQUEST_LOG)[requests_before:]
     refused = [entry for entry in arrived if entry["path"] == "/anthropic/v1/messages"]
     assert refused, arrived
-    assert {entry["status"] for entry in refused} == {401}
+    assert {entry["status"] for entry in refused} == {403}  # governance: virtual_key_not_found
     assert {entry["virtual_key"] for entry in refused} == {None}
     assert settled_json_lines(gateway, UPSTREAM_LOG)[upstream_before:] == []
 
