@@ -218,7 +218,44 @@ def preflight_errors(settings):
     _guard_mcp_clients(settings.get("bifrost_mcp_clients", []), errors)
     _guard_service_environment(settings.get("bifrost_service_environment", {}), errors)
     _guard_cors(settings, errors)
+    _guard_shared_store(settings, errors)
     return errors
+
+
+def _store_address(postgres):
+    """(host, port, database) of a PostgreSQL store, or None for one on the node itself (loopback is never shared)."""
+    postgres = postgres if isinstance(postgres, dict) else {}
+    host = str(postgres.get("host") or "localhost").strip().lower()
+    if host == "localhost" or host.startswith("/"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (host, str(postgres.get("port") or "5432"), str(postgres.get("db_name") or "bifrost"))
+
+
+def _guard_shared_store(settings, errors):
+    """Open-source Bifrost reads its config store once at start-up and has no sync between nodes (docs/
+    high-availability.md): several nodes of one play on one PostgreSQL config store drift apart, so that layout needs
+    bifrost_shared_store_acknowledged."""
+    if settings.get("bifrost_config_store") != "postgres" or settings.get("bifrost_shared_store_acknowledged"):
+        return
+    address = _store_address(settings.get("bifrost_postgres"))
+    if address is None:
+        return
+    me = settings.get("bifrost_node_name")
+    # bifrost_play_nodes: [name, config store, postgres settings] for every host of the play
+    sharing = sorted(
+        str(name) for name, store, postgres in settings.get("bifrost_play_nodes") or []
+        if name != me and store == "postgres" and _store_address(postgres) == address
+    )
+    if sharing:
+        errors.append("bifrost_config_store: %s shares the PostgreSQL config store %s:%s/%s with %s; open-source Bifrost "
+                      "reads the store once at start-up and does not sync nodes, so UI changes, rate limits and "
+                      "budgets drift between them (docs/high-availability.md). Set bifrost_shared_store_acknowledged: "
+                      "true to run them anyway" % ((me,) + address + (", ".join(sharing),)))
 
 
 # ---------------------------------------------------------------------------------------------------------------------

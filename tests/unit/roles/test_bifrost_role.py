@@ -308,3 +308,24 @@ def test_contract_passes_and_checks_mcp_when_clients_are_configured(base, gatewa
     gateway.known = set()  # now every key, and so /mcp, is refused
     output = contract(base, gateway, {"alice": VK_GOOD}, [{"name": "docs", "connection_type": "http"}])
     assert "/mcp did not answer an MCP initialize (HTTP 401)" in output and VK_GOOD not in output, output[-3000:]
+
+
+def test_two_nodes_of_one_play_on_one_postgres_store_are_refused_before_anything_is_written(base):
+    # Two inventory hosts (both this machine), one PostgreSQL config store: the guard reads the other host's store
+    # through hostvars and refuses both before any write.
+    variables = role_vars(base, bifrost_config_store="postgres", bifrost_postgres_password="pw-FAKE",
+                          bifrost_postgres={"host": "db.example.internal", "port": "5432", "db_name": "bifrost"})
+    (base / "inventory").write_text("".join("%s ansible_connection=local ansible_python_interpreter=%s\n"
+                                            % (name, sys.executable) for name in ("gw1", "gw2")))
+    (base / "play.yml").write_text(yaml.safe_dump([{
+        "name": "Two gateway nodes", "hosts": "all", "gather_facts": False,
+        "tasks": [{"name": "Run the role", "ansible.builtin.include_role": {"name": "aigateway.bifrost.bifrost"}}]}]))
+    (base / "vars.json").write_text(json.dumps(variables))
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
+    output = subprocess.run(["ansible-playbook", "-i", str(base / "inventory"), str(base / "play.yml"),
+                             "-e", "@" + str(base / "vars.json")], cwd=base, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, timeout=600, check=False).stdout
+    assert "gw1 shares the PostgreSQL config store db.example.internal:5432/bifrost with gw2" in output, output[-3000:]
+    assert "bifrost_shared_store_acknowledged" in output
+    for written in ("app", "etc-bifrost", "lib", "credentials"):
+        assert not (base / written).exists(), "%s was written before the guard refused" % written

@@ -150,3 +150,35 @@ def test_config_shape_matches_what_the_role_wrote_before():
 def test_virtual_key_name_rule_is_shared():
     assert rules.virtual_key_name_error("bob.smith") is None
     assert "invalid virtual key name" in rules.virtual_key_name_error("-bob")
+
+
+SHARED_DB = {"host": "db.example.internal", "port": "5432", "db_name": "bifrost"}
+
+
+def shared_store(**overrides):
+    values = dict(bifrost_config_store="postgres", bifrost_postgres=SHARED_DB, bifrost_postgres_password="pw",
+                  bifrost_node_name="gw1",
+                  bifrost_play_nodes=[["gw1", "postgres", SHARED_DB], ["gw2", "postgres", SHARED_DB],
+                                      ["gw3", "sqlite", {}]])
+    values.update(overrides)
+    return settings(**values)
+
+
+def test_several_nodes_on_one_postgres_store_are_refused_naming_them_and_the_variable():
+    errors = rules.preflight_errors(shared_store())
+    assert len(errors) == 1
+    assert "gw2" in errors[0] and "gw3" not in errors[0]
+    assert "bifrost_shared_store_acknowledged" in errors[0] and "db.example.internal:5432/bifrost" in errors[0]
+
+
+@pytest.mark.parametrize("overrides", [
+    {"bifrost_shared_store_acknowledged": True},
+    # another database on the same server is another store
+    {"bifrost_play_nodes": [["gw1", "postgres", SHARED_DB], ["gw2", "postgres", dict(SHARED_DB, db_name="other")]]},
+    # each node's own PostgreSQL on its loopback is not shared
+    {"bifrost_postgres": {"host": "127.0.0.1"},
+     "bifrost_play_nodes": [["gw1", "postgres", {"host": "127.0.0.1"}], ["gw2", "postgres", {"host": "localhost"}]]},
+    {"bifrost_play_nodes": [["gw1", "postgres", SHARED_DB]]},
+], ids=["acknowledged", "other database", "loopback", "one node"])
+def test_a_store_that_is_not_shared_or_an_acknowledged_one_passes(overrides):
+    assert rules.preflight_errors(shared_store(**overrides)) == []
