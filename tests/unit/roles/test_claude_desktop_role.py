@@ -6,19 +6,18 @@ health check answered by a stdlib HTTP server on 127.0.0.1 in this process.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import pwd
 import stat
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.helpers.health import health_server
 from tests.helpers.schemas import errors
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -28,24 +27,10 @@ USER = pwd.getpwuid(os.geteuid()).pw_name
 IS_ROOT = os.geteuid() == 0
 
 
-class Health(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - the stdlib's name
-        status = 200 if self.path == "/health" else 404
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def gateway():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%d" % server.server_address[1]
-    server.shutdown()
+    with health_server() as (url, _asked):
+        yield url
 
 
 @pytest.fixture

@@ -7,43 +7,28 @@ answered by a stdlib HTTP server on 127.0.0.1, and json_merge runs on its own.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import pwd
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.helpers.health import health_server
 
 ROOT = Path(__file__).resolve().parents[3]
 USER = pwd.getpwuid(os.geteuid()).pw_name
 KEY = "sk-bf-" + "P" * 40
 
 
-class Health(http.server.BaseHTTPRequestHandler):
-    asked: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - the stdlib's name
-        Health.asked.append(self.path)
-        self.send_response(200 if self.path == "/health" else 404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def gateway():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%d" % server.server_address[1]
-    server.shutdown()
+    """(URL, paths asked) of a loopback gateway answering /health."""
+    with health_server() as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +61,12 @@ def test_the_environment_has_no_other_collection(plain_env):
 
 
 def test_claude_desktop_role_and_json_merge_run_with_ansible_core_alone(plain_env, gateway, tmp_path):
-    Health.asked.clear()
+    url, asked = gateway
+    asked.clear()
     (tmp_path / "inventory").write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
     role_vars = {
         # No OS family and no homes: the role gathers the OS family and reads the accounts (getent).
-        "claude_desktop_gateway_url": gateway,
+        "claude_desktop_gateway_url": url,
         "claude_desktop_health_check_from": "workstation",
         "claude_desktop_health_check_retries": 0,
         "claude_desktop_users": [{"name": USER, "virtual_key": KEY}],
@@ -98,7 +84,7 @@ def test_claude_desktop_role_and_json_merge_run_with_ansible_core_alone(plain_en
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "Read the local accounts" in proc.stdout and "/health from the workstation" in proc.stdout
-    assert Health.asked == ["/health"]
+    assert asked == ["/health"]
     settings = json.loads((tmp_path / USER / "settings.json").read_text())
-    assert settings["env"]["ANTHROPIC_BASE_URL"] == gateway + "/anthropic"
+    assert settings["env"]["ANTHROPIC_BASE_URL"] == url + "/anthropic"
     assert json.loads((tmp_path / "merged.json").read_text()) == {"a": {"b": 1}}
