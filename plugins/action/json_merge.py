@@ -22,7 +22,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native, to_
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge import JsonMergeError, mask_secrets, merge_json_text
+from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge import JsonMergeError, diff_texts, mask_secrets, merge_json_text
 
 MODULE = "aigateway.bifrost.json_merge"
 # Options of the module that mean something on Windows, and file attributes that do not (ACLs are inherited there).
@@ -173,9 +173,10 @@ class ActionModule(ActionBase):
                     "changed_keys": list(merged.changed_keys) if merged and merged.changed else []}
             if item["changed"]:
                 if want_diff:
+                    before_text, after_text = diff_texts(merged)
                     diffs.append({
-                        "before": mask_secrets(merged.before, merged.secrets),
-                        "after": mask_secrets(merged.after, merged.secrets),
+                        "before": mask_secrets(before_text, merged.secrets),
+                        "after": mask_secrets(after_text, merged.secrets),
                         "before_header": path, "after_header": path,
                     })
                 if not check_mode:

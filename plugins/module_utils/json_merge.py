@@ -36,6 +36,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import json
 import math
 import re
@@ -633,6 +634,48 @@ def mask_secrets(text, secrets):
     for form in secret_forms(secrets):
         text = text.replace(form, MASK)
     return text
+
+
+# Diffs
+
+
+def changed_view(data, key_paths):
+    """The part of ``data`` at ``key_paths`` (copied), in its nesting: what a diff shows of a document.
+
+    Paths that ``data`` does not have are left out, so a key the merge added is missing from the view of the old
+    document and a key it removed is missing from the view of the new one.
+    """
+    view = {}
+    for key_path in key_paths:
+        keys = split_key_path(key_path)
+        node = data
+        for key in keys:
+            if not isinstance(node, dict) or key not in node:
+                node = _MISSING
+                break
+            node = node[key]
+        if node is _MISSING or not keys:
+            continue
+        target = view
+        for key in keys[:-1]:
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            target = target[key]
+        target[keys[-1]] = copy.deepcopy(node)
+    return view
+
+
+def diff_texts(merged):
+    """The before and after texts of a diff of ``merged``: only the keys that changed, never the rest of the file.
+
+    Whatever else the file holds (another tool's tokens, a user's own keys) stays out of the diff, whoever wrote it and
+    whether or not its keys are in ``secret_keys``. A file that was missing or blank shows its whole new text.
+    """
+    if not merged.before.strip():
+        return merged.before, merged.after
+    before, dummy = _parse(merged.before, True, "<diff>")
+    return (dump_json(changed_view(before, merged.changed_keys)),
+            dump_json(changed_view(merged.data, merged.changed_keys)))
 
 
 # The entry point

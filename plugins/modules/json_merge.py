@@ -171,6 +171,10 @@ attributes:
     support: full
   diff_mode:
     support: full
+    details:
+      - The diff shows only the keys that the task changes (RV(changed_keys)), before and after, not the whole file, so
+        what else the file holds (a user's own keys, another tool's tokens) never reaches the output. A new file is
+        shown whole.
   platform:
     platforms: [posix, windows]
     details:
@@ -354,6 +358,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge import (  # noqa: E402
     DEFAULT_INDENT,
     JsonMergeError,
+    diff_texts,
     dump_json,
     mask_secrets,
     merge_json_text,
@@ -514,7 +519,10 @@ def merge_in_directory(module, job, dir_fd, directory, name, result):
         empty_text = dump_json(merged.data, indent=DEFAULT_INDENT if params["indent"] is None else params["indent"]) if created_empty else None
         result["changed_keys"] = merged.changed_keys
         # merged.after is built only for a diff: a large file's new text is otherwise written in pieces.
-        diff = diff_of(module, path, merged.before, empty_text if created_empty else merged.after, secrets) if module._diff else None
+        diff = None
+        if module._diff:
+            before_text, after_text = diff_texts(merged)
+            diff = diff_of(module, path, before_text, empty_text if created_empty else after_text, secrets)
         if not merged.changed and snapshot.exists:
             if module.check_mode:
                 status = snapshot.status

@@ -385,13 +385,19 @@ def test_6_real_reader_never_gets_a_written_key(capsys, base, alice, eve):
 def test_8_a_users_own_secret_and_escaped_keys_never_reach_the_diff(base, alice):
     own_key = "sk-ant-own-" + "U" * 30
     quoted_key = 'sk-bf-q"uo\\te-' + "Z" * 20
+    other_token = "other-tool-token-" + "W" * 24  # another MCP server's token, under no key the role masks
     alice.run("import os, json; os.mkdir('.claude', 0o700); json.dump({'env': {'ANTHROPIC_API_KEY': %r}}, open('.claude/settings.json', 'w'))" % own_key)
+    alice.run("import os, json; os.makedirs('.config/Claude'); json.dump({'mcpServers': {'other': {'command': 'x', 'env': {'TOKEN': %r}}}},"
+              " open('.config/Claude/claude_desktop_config.json', 'w'))" % other_token)
     output = run_role(base, [{"name": alice.name, "home": str(alice.home), "virtual_key": quoted_key}], "--diff", "-vvv",
                       claude_desktop_secret_env_keys=["ANTHROPIC_API_KEY"])
     assert json.loads(settings_of(alice).read_text())["env"]["ANTHROPIC_AUTH_TOKEN"] == quoted_key, output[-3000:]
     assert own_key not in output
     assert json.dumps(quoted_key)[1:-1] not in output and quoted_key not in output
     assert "Z" * 20 not in output
+    assert json.loads(desktop_of(alice).read_text())["mcpServers"]["other"]["env"]["TOKEN"] == other_token
+    assert "W" * 24 not in output
+    assert "mcpServers" in output  # the diff of that file was shown: only its changed keys
 
 
 # 9. Denial of service

@@ -164,18 +164,22 @@ def test_check_mode_writes_nothing_but_reports_and_diffs_masked():
     assert diff["before_header"] == SETTINGS
     assert "********" in diff["after"] and "********" in diff["before"]
     assert KEY not in json.dumps(result) and "sk-bf-old" not in json.dumps(result)
-    assert '"MY_VAR": "x"' in diff["after"]
+    # Only the changed keys are shown: the user's own MY_VAR is not.
+    assert "MY_VAR" not in diff["before"] and "MY_VAR" not in diff["after"]
 
 
 def test_windows_diff_masks_a_users_own_secret_in_its_json_escaped_form():
     own = 'sk-ant-own-q"uo\\te-' + "U" * 20
     existing = json.dumps({"env": {"ANTHROPIC_API_KEY": own}}) + "\n"
     host = FakeWindowsHost(files={SETTINGS: existing}, dirs={"C:\\Users\\dave\\.claude"})
-    entry = (SETTINGS, SETTINGS_CONTENT, ["env.ANTHROPIC_AUTH_TOKEN", "env.ANTHROPIC_API_KEY"])
+    # The content removes the user's own key, so the diff shows it (masked) on the before side.
+    content = {"env": dict(SETTINGS_CONTENT["env"], ANTHROPIC_API_KEY=None)}
+    entry = (SETTINGS, content, ["env.ANTHROPIC_AUTH_TOKEN", "env.ANTHROPIC_API_KEY"])
     result = make_action(batch(entry), host, diff=True).run(task_vars={})
     assert result["changed"] is True
     assert "U" * 20 not in json.dumps(result)
     assert '"ANTHROPIC_API_KEY": "********"' in result["diff"][0]["before"]
+    assert "ANTHROPIC_API_KEY" not in result["diff"][0]["after"]
 
 
 def test_single_form_returns_path_and_one_diff():

@@ -9,7 +9,9 @@ import pytest
 
 from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge import (
     JsonMergeError,
+    changed_view,
     detect_indent,
+    diff_texts,
     dump_json,
     join_key_path,
     json_equal,
@@ -492,3 +494,36 @@ def test_mask_secrets_masks_raw_and_json_escaped_forms_longest_first():
     masked = mask_secrets(text, [secret, "Bearer " + secret])
     assert "q" not in masked.replace('"a"', "").replace('"b"', "")
     assert masked.count("********") == 4
+
+
+# Diffs: only what changed
+
+
+def test_the_diff_shows_only_the_changed_keys_never_the_rest_of_the_file():
+    text = pretty({"mcpServers": {"other": {"headers": {"Authorization": "Bearer other-tool-token"}}, "bifrost": {"url": "http://a"}},
+                   "theme": "dark"})
+    result = merged(text, {"mcpServers": {"bifrost": {"url": "http://b"}}, "env": {"A": "1"}})
+    before, after = diff_texts(result)
+    assert json.loads(before) == {"mcpServers": {"bifrost": {"url": "http://a"}}}
+    assert json.loads(after) == {"mcpServers": {"bifrost": {"url": "http://b"}}, "env": {"A": "1"}}
+    assert "other-tool-token" not in before + after and "dark" not in before + after
+
+
+def test_the_diff_of_a_new_or_blank_file_is_the_whole_new_text():
+    result = merged("", {"a": 1})
+    assert diff_texts(result) == ("", pretty({"a": 1}))
+    result = merged("  \n", {"a": 1})
+    assert diff_texts(result) == ("  \n", result.after)
+
+
+def test_the_diff_shows_a_removed_key_only_on_the_before_side():
+    result = merged(pretty({"env": {"A": "1", "B": "2"}}), {"env": {"A": None}})
+    assert [json.loads(text) for text in diff_texts(result)] == [{"env": {"A": "1"}}, {}]
+
+
+def test_changed_view_copies_and_escapes_key_paths():
+    data = {"a.b": {"c": [1, {"d": 2}]}, "e": 3}
+    view = changed_view(data, ["a\\.b.c", "missing.key"])
+    assert view == {"a.b": {"c": [1, {"d": 2}]}}
+    view["a.b"]["c"][1]["d"] = 9
+    assert data["a.b"]["c"][1]["d"] == 2

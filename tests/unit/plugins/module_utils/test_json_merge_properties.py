@@ -7,10 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge import (
+    diff_texts,
     dump_json,
     json_equal,
     merge_json_text,
     parse_json,
+    split_key_path,
 )
 
 MODES = ["replace", "append_unique", "prepend_unique"]
@@ -115,3 +117,49 @@ def test_the_output_parses_back_to_the_data(mode, document, patch, indent, minif
         # (in the text's indent; "{}" has none, so 2).
         expected = dump_json(result.data, indent=indent if document else 2) if result.changed else before
         assert result.after == expected
+
+
+ABSENT = object()
+
+
+def replayed(document, key_paths, view):
+    """``document`` with the value at each key path taken from ``view`` (deleted where ``view`` has none)."""
+    paths = [split_key_path(key_path) for key_path in key_paths]
+    for keys in paths:
+        if any(len(other) < len(keys) and keys[:len(other)] == other for other in paths):
+            continue  # a replaced object's leaves: the object itself is replayed whole
+        source = view
+        for key in keys:
+            source = source.get(key, ABSENT) if isinstance(source, dict) else ABSENT
+        target = document
+        for key in keys[:-1]:
+            if not isinstance(target.get(key), dict):
+                if source is ABSENT:
+                    break  # nothing there to delete
+                target[key] = {}
+            target = target[key]
+        else:
+            if source is ABSENT:
+                target.pop(keys[-1], None)
+            else:
+                target[keys[-1]] = source
+    return document
+
+
+@pytest.mark.parametrize("mode", MODES)
+@settings(max_examples=300, deadline=None, database=None)
+@given(document=OBJECTS, patch=OBJECTS, state=st.sampled_from(["present", "absent"]))
+def test_the_diff_shows_the_whole_change_and_nothing_else(mode, document, patch, state):
+    text = dump_json(document)
+    result = merge_json_text(text, patch, state=state, list_merge=mode, force=True)
+    before, after = diff_texts(result)
+    if not document:
+        assert (before, after) == (text, result.after)
+        return
+    before_view, after_view = parse_json(before), parse_json(after)
+    # Complete: the old document with the changed keys taken from the after side is the new document.
+    assert json_equal(replayed(parse_json(text), result.changed_keys, after_view), result.data)
+    # Nothing else: the before side holds only what the after side replaces.
+    assert json_equal(replayed(parse_json(text), result.changed_keys, before_view), parse_json(text))
+    if not result.changed:
+        assert before_view == after_view == {}

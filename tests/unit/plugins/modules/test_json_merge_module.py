@@ -177,8 +177,10 @@ def test_secret_values_never_appear_in_the_output(tmp_path, capsys):
     )
     assert result["changed"] is True
     assert SECRET not in printed and OLD_SECRET not in printed
-    assert "visible" in result["diff"]["before"]
+    # The diff holds only the changed keys: the rest of the file (OTHER) is not shown.
+    assert "visible" not in printed
     assert "http://gw:8080/anthropic" in result["diff"]["after"]
+    assert json.loads(result["diff"]["before"]) == {"env": {"ANTHROPIC_AUTH_TOKEN": "********"}}
     assert "invocation" in result
     assert load(target)["env"]["ANTHROPIC_AUTH_TOKEN"] == SECRET
 
