@@ -125,6 +125,20 @@ options:
       - The largest file, in bytes, that is read. A larger file is refused with an error naming it and left alone.
     type: int
     default: 67108864
+  ownership_record:
+    description:
+      - A file in which the module records what it wrote into each file (per file, the key paths of the content's
+        values and a salted SHA-256 of each value, never the values), so that it can take back exactly that later.
+      - With it, O(state=present) also removes a key written by an earlier run that the content no longer sets, if the
+        file still holds the value written then (a key the user changed since stays and is listed in
+        RV(results[].kept_keys)). O(state=absent) removes every recorded key whose value is unchanged, and nothing
+        else; for a file not in the record it removes what O(content) names, as without a record.
+      - Only the module's own process reads and writes it, after every file has been merged, and not in check mode.
+        Run as root, it must be in a directory that only root controls (created with mode C(0700)); the file gets
+        mode C(0600). Files that failed keep their entries.
+      - A record this module cannot read fails the task before any file is written.
+      - Not used on Windows targets (ignored by the action plugin).
+    type: path
   indent:
     description:
       - The number of spaces to indent a rewritten file with.
@@ -300,6 +314,14 @@ changed_keys:
   type: list
   elements: str
   sample: [env.ANTHROPIC_BASE_URL, env.ANTHROPIC_AUTH_TOKEN]
+kept_keys:
+  description:
+    - With O(ownership_record), key paths written by an earlier run that this run would have removed but left,
+      because the user changed their values since.
+  returned: when O(path) is used and such keys exist
+  type: list
+  elements: str
+  sample: [env.ANTHROPIC_DEFAULT_HAIKU_MODEL]
 backup_file:
   description: The backup copy made because of O(backup).
   returned: when O(path) is used, O(backup=true) and the file changed
@@ -328,6 +350,12 @@ results:
       type: list
       elements: str
       sample: [env.ANTHROPIC_AUTH_TOKEN]
+    kept_keys:
+      description: The key paths of this file left in place although the record names them, as RV(kept_keys).
+      returned: when O(ownership_record) is used and such keys exist
+      type: list
+      elements: str
+      sample: [env.ANTHROPIC_DEFAULT_HAIKU_MODEL]
     failed:
       description: Whether this file failed (it was not changed).
       returned: when this file failed
@@ -358,12 +386,25 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge import (  # noqa: E402
     DEFAULT_INDENT,
     JsonMergeError,
+    MergeResult,
     diff_texts,
     dump_json,
     mask_secrets,
+    join_key_path,
     merge_json_text,
+    parse_json,
     secret_forms,
     secret_values,
+    split_key_path,
+)
+from ansible_collections.aigateway.bifrost.plugins.module_utils.ownership import (  # noqa: E402
+    RECORD_VERSION,
+    absent_patch,
+    check_record,
+    owned_after,
+    removal_content,
+    secret_removals,
+    stale_patch,
 )
 from ansible_collections.aigateway.bifrost.plugins.module_utils.safe_files import (  # noqa: E402
     DEFAULT_MAX_SIZE,
@@ -450,6 +491,53 @@ class Job:
         self.attributes = dict((name, entry.get(name) if entry.get(name) is not None else params[name]) for name in ATTRIBUTE_OPTIONS)
         self.uid = user_id(self.attributes["owner"], self.path)
         self.gid = group_id(self.attributes["group"], self.path)
+        # The ownership record's salt and this file's entry (None: no record kept, or none yet for this file).
+        self.salt = None
+        self.owned = None
+
+
+def merge_content(job, text, params):
+    """merge_json_text with the ownership record's removals: (merged, key paths kept because the user changed them).
+
+    present: after merging the content, also removes what the record says was written before and the content no
+    longer sets, where the file still holds the value written. absent: removes what the record says was written and
+    the user has not changed since (the content itself when there is no record of this file). Removals work as
+    state=absent does: objects they empty go too.
+    """
+    options = dict(force=params["force"], allow_comments=params["allow_comments"], indent=params["indent"],
+                   source=job.path, secret_keys=list(job.secret_keys))
+    state = params["state"]
+    if job.salt is None or (state == "absent" and job.owned is None):
+        return merge_json_text(text, job.content, state=state, list_merge=params["list_merge"], **options), []
+    record = dict(version=RECORD_VERSION, salt=job.salt, files={job.path: job.owned or {}})
+    if state == "absent":
+        first = None
+        patch, kept = absent_patch(record, job.path, parse_json(text or "", params["allow_comments"], job.path))
+    else:
+        first = merge_json_text(text, job.content, state=state, list_merge=params["list_merge"], **options)
+        patch, kept = stale_patch(record, job.path, job.content, first.data)
+        if not patch:
+            return first, kept
+    # A removed value that was written as a secret is masked in the diff like the current ones.
+    options["secret_keys"] += [join_key_path(path) for path in secret_removals(job.owned, list(paths_of(patch)))]
+    # Recorded lists were written whole, so they are removed whole (list_merge=replace).
+    removal = merge_json_text(text if first is None else first.after, removal_content(patch), state="absent",
+                              list_merge="replace", **options)
+    if first is None:
+        return removal, kept
+    secrets = list(first.secrets) + [secret for secret in removal.secrets if secret not in first.secrets]
+    return MergeResult(first.changed or removal.changed, first.before, removal.after, removal.data,
+                       first.changed_keys + removal.changed_keys, secrets), kept
+
+
+def paths_of(patch, prefix=()):
+    """The key paths (tuples) of the leaves of a removal patch."""
+    for key, value in patch.items():
+        if isinstance(value, dict):
+            for path in paths_of(value, prefix + (key,)):
+                yield path
+        else:
+            yield prefix + (key,)
 
 
 def merge_file(module, job):
@@ -494,6 +582,8 @@ def merge_in_directory(module, job, dir_fd, directory, name, result):
         snapshot = read_snapshot(dir_fd, name, path, max_size)
         if not snapshot.exists:
             if params["state"] == "absent":
+                if job.salt is not None:
+                    result["_owned"] = None  # nothing left to own
                 return result, diff_of(module, path, "", "", []), []
             if not params["create"]:
                 raise FileError("%s: the file does not exist (create is false)" % path)
@@ -506,12 +596,16 @@ def merge_in_directory(module, job, dir_fd, directory, name, result):
             if not params["backup"]:
                 snapshot.data = None  # only a backup needs the bytes again; a large file is then not held twice
         try:
-            merged = merge_json_text(text, job.content, state=params["state"], list_merge=params["list_merge"],
-                                     force=params["force"], allow_comments=params["allow_comments"], indent=params["indent"],
-                                     source=path, secret_keys=job.secret_keys)
+            merged, kept = merge_content(job, text, params)
         except JsonMergeError as exc:
             raise FileError(str(exc)) from None
         secrets = merged.secrets
+        result.pop("kept_keys", None)
+        if kept:
+            result["kept_keys"] = [join_key_path(keys) for keys in kept]
+        if job.salt is not None:
+            result["_owned"] = None if params["state"] == "absent" else owned_after(
+                job.salt, job.content, merged.data, [split_key_path(key) for key in job.secret_keys])
         current_mode = stat.S_IMODE(snapshot.status.st_mode) if snapshot.exists else None
         mode = file_mode(job.attributes["mode"], current_mode)
         # A missing file is created even when the content adds nothing to an empty document.
@@ -580,7 +674,11 @@ def run_jobs(module, jobs):
             # Never let one file's unexpected error stop the others; the traceback stays out of the output.
             result, diff, secrets = dict(path=job.path, changed=False, changed_keys=[], failed=True,
                                          msg="%s: unexpected error: %s" % (job.path, exc)), None, []
-        outcomes.append(dict(index=job.index, result=result, diff=diff, secrets=list(secrets)))
+        outcome = dict(index=job.index, result=result, diff=diff, secrets=list(secrets))
+        if "_owned" in result:
+            # The file's new entry for the ownership record (None: forget the file); only the parent writes the record.
+            outcome["owned"] = result.pop("_owned")
+        outcomes.append(outcome)
     return outcomes
 
 
@@ -650,6 +748,41 @@ def failed_outcomes(jobs, reason):
                  diff=None, secrets=[]) for job in jobs]
 
 
+def read_record(path, max_size):
+    """The ownership record at ``path`` (a new one when the file does not exist); raises `FileError` naming it."""
+    directory, name = os.path.split(os.path.abspath(path))
+    if os.geteuid() == 0 and path_controller(directory) is not None:
+        raise FileError("%s: the ownership record must be in a directory that only root controls" % path)
+    if not os.path.lexists(directory):
+        return check_record(None)
+    dir_fd = open_directory(directory, path)
+    try:
+        snapshot = read_snapshot(dir_fd, name, path, max_size)
+    finally:
+        os.close(dir_fd)
+    if not snapshot.exists:
+        return check_record(None)
+    try:
+        return check_record(json.loads(snapshot.data.decode("utf-8")))
+    except ValueError as exc:
+        raise FileError("%s: not an ownership record this module can use (%s); move it away to start a new one" % (path, exc)) from None
+
+
+def write_record(path, record):
+    """Replace the ownership record atomically, private to the module's user (0600, directory 0700)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    make_directories(directory, path, os.geteuid(), -1, -1, 0o700)
+    dir_fd = open_directory(directory, path)
+    temporary = temporary_name(name)
+    try:
+        text = json.dumps(record, indent=1, sort_keys=True) + "\n"
+        create_exclusive(dir_fd, temporary, path, [text], -1, -1, 0o600)
+        commit(dir_fd, temporary, name, True, path)
+    finally:
+        remove(dir_fd, temporary)
+        os.close(dir_fd)
+
+
 def invocation(params):
     """The module arguments as Ansible may show them (-vvv): without the file content."""
     shown = dict(params)
@@ -679,6 +812,7 @@ def main():
             allow_comments=dict(type="bool", default=False),
             max_size=dict(type="int", default=DEFAULT_MAX_SIZE),
             secret_keys=dict(type="list", elements="str", default=[], no_log=False),
+            ownership_record=dict(type="path"),
         ),
         mutually_exclusive=[("path", "files"), ("content", "files")],
         required_one_of=[("path", "files")],
@@ -720,6 +854,15 @@ def main():
         except FileError as exc:
             failures[index] = str(exc)
 
+    record = None
+    if params["ownership_record"]:
+        try:
+            record = read_record(params["ownership_record"], params["max_size"])
+        except FileError as exc:
+            fail(msg="%s (nothing was written)" % exc)
+        for job in jobs:
+            job.salt, job.owned = record["salt"], record["files"].get(job.path)
+
     # One child per user who controls some of the files (the per-user fork is cheap next to a module run).
     groups = {}
     outcomes = []
@@ -734,6 +877,22 @@ def main():
         outcomes.extend(run_jobs(module, user_jobs) if user is None else run_as(module, user, user_jobs))
     for outcome in outcomes:
         module.no_log_values.update(secret_forms(outcome["secrets"]))
+    record_error = None
+    if record is not None and not module.check_mode:
+        files = dict(record["files"])
+        for outcome in outcomes:
+            path = entries[outcome["index"]]["path"]
+            if "owned" not in outcome:
+                continue  # a failed file keeps its entry
+            if outcome["owned"] is None:
+                files.pop(path, None)
+            else:
+                files[path] = outcome["owned"]
+        if files != record["files"]:
+            try:
+                write_record(params["ownership_record"], dict(record, files=files))
+            except FileError as exc:
+                record_error = "%s (the files were merged; the record of what was written was not updated)" % exc
     by_index = dict((outcome["index"], outcome) for outcome in outcomes)
     results, diffs, failed = [], [], []
     for index, entry in enumerate(entries):
@@ -751,12 +910,14 @@ def main():
         output = dict(changed=changed, results=results)
         if module._diff:
             output["diff"] = [diff for diff in diffs if diff is not None]
-        if failed:
-            fail(msg="%d of %d files failed: %s" % (len(failed), len(results), "; ".join(failed)), **output)
+        if failed or record_error:
+            messages = ["%d of %d files failed: %s" % (len(failed), len(results), "; ".join(failed))] if failed else []
+            fail(msg="; ".join(messages + ([record_error] if record_error else [])), **output)
     else:
         output = dict(results[0])
-        if failed:
-            output.pop("failed")
+        if failed or record_error:
+            output.pop("failed", None)
+            output["msg"] = "; ".join(failed + ([record_error] if record_error else []))
             fail(**output)
         if module._diff:
             output["diff"] = diffs[0]

@@ -268,6 +268,7 @@ def write_role_run(core) -> Path:
         "claude_desktop_managed_settings": IS_ROOT,
         "claude_desktop_managed_settings_dir": str(local / "managed"),
         "claude_desktop_health_check_retries": 5,
+        "claude_desktop_ownership_record": str(local / "state" / "claude_desktop.json"),
     }
     (work / "inventory").write_text("localhost ansible_connection=local ansible_python_interpreter=python\n")
     (work / "play.yml").write_text(yaml.safe_dump([{

@@ -166,6 +166,7 @@ def run_role(base, users, *options, **variables):
         "claude_desktop_gateway_health_check": False,
         "claude_desktop_users": users,
         "claude_desktop_managed_settings": False,
+        "claude_desktop_ownership_record": str(work / "state" / "claude_desktop.json"),
     }
     values.update(variables)
     (work / "vars.json").write_text(json.dumps(values))

@@ -55,6 +55,7 @@ def run(tmp_path, gateway):
             "claude_desktop_managed_settings_dir": str(tmp_path / "managed"),
             "claude_desktop_health_check_retries": 0,
             "claude_desktop_health_check_timeout": 3,
+            "claude_desktop_ownership_record": str(tmp_path / "state" / "claude_desktop.json"),
         }
         variables.update(extra)
         (tmp_path / "vars.json").write_text(json.dumps(variables))
@@ -221,3 +222,35 @@ def test_switches_leave_nothing_stale(run):
     assert data["env"]["ANTHROPIC_AUTH_TOKEN"] == KEY and data["env"]["MINE"] == "x"
     entry = json.loads((run.home / ".claude.json").read_text())["mcpServers"]["bifrost"]
     assert entry["headers"] == {"Authorization": "Bearer " + KEY} and "headersHelper" not in entry
+
+
+def test_the_role_takes_back_what_it_wrote_and_only_that(run, tmp_path):
+    """Ownership record: a pin dropped from the inventory goes, a value the user changed since stays, a renamed MCP
+    server leaves no entry behind; state=absent removes everything the role wrote and nothing the user wrote."""
+    settings = run.home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text('{"env": {"MINE": "x"}, "theme": "dark"}\n')
+    models = {"sonnet": "claude-sonnet-4-6", "haiku": "claude-haiku-4-5", "opus": "claude-opus-4-1"}
+    rc, out = run(claude_desktop_models=models)
+    assert rc == 0, out[-3000:]
+    record = tmp_path / "state" / "claude_desktop.json"
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600 and KEY not in record.read_text()
+    env = json.loads(settings.read_text())["env"]
+    assert env["ANTHROPIC_DEFAULT_HAIKU_MODEL"] == "claude-haiku-4-5"
+    # The user changes the opus pin; the inventory drops haiku and opus and renames the MCP server.
+    data = json.loads(settings.read_text())
+    data["env"]["ANTHROPIC_DEFAULT_OPUS_MODEL"] = "my-opus"
+    settings.write_text(json.dumps(data))
+    rc, out = run(claude_desktop_models={"sonnet": "claude-sonnet-4-6"}, claude_desktop_mcp_server_name="gateway")
+    assert rc == 0, out[-3000:]
+    env = json.loads(settings.read_text())["env"]
+    assert "ANTHROPIC_DEFAULT_HAIKU_MODEL" not in env
+    assert env["ANTHROPIC_DEFAULT_OPUS_MODEL"] == "my-opus"  # the user's since: kept
+    assert "env.ANTHROPIC_DEFAULT_OPUS_MODEL" in out  # reported as kept
+    for config in (run.home / ".claude.json", run.home / ".config" / "Claude" / "claude_desktop_config.json"):
+        assert list(json.loads(config.read_text())["mcpServers"]) == ["gateway"], config
+    rc, out = run(claude_desktop_state="absent", claude_desktop_gateway_url="http://127.0.0.1:9")
+    assert rc == 0, out[-3000:]
+    assert json.loads(settings.read_text()) == {"env": {"MINE": "x", "ANTHROPIC_DEFAULT_OPUS_MODEL": "my-opus"}, "theme": "dark"}
+    assert json.loads((run.home / ".claude.json").read_text()) == {}
+    assert json.loads(record.read_text())["files"] == {}

@@ -69,6 +69,7 @@ def test_claude_desktop_role_and_json_merge_run_with_ansible_core_alone(plain_en
         "claude_desktop_gateway_url": url,
         "claude_desktop_health_check_from": "workstation",
         "claude_desktop_health_check_retries": 0,
+        "claude_desktop_ownership_record": str(tmp_path / "state" / "claude_desktop.json"),
         "claude_desktop_users": [{"name": USER, "virtual_key": KEY}],
         "claude_desktop_settings_path": str(tmp_path / "{name}" / "settings.json"),
         "claude_desktop_desktop_config_path": str(tmp_path / "{name}" / "claude_desktop_config.json"),

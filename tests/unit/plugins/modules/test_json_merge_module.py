@@ -528,3 +528,80 @@ def test_a_file_that_keeps_changing_fails_naming_it_after_three_attempts(tmp_pat
     assert result["msg"] == "%s: the file kept changing while it was merged (3 attempts); it was not written, run again" % target
     assert load(target) == {"mine": 1}
     assert sorted(os.listdir(tmp_path)) == ["settings.json"]
+
+
+# Ownership record: what was written is taken back, and nothing else
+
+
+def owned_run(capsys, tmp_path, content, **args):
+    return run(capsys, path=str(tmp_path / "settings.json"), content=content,
+               ownership_record=str(tmp_path / "state" / "record.json"), **args)
+
+
+def test_a_key_the_content_no_longer_sets_is_removed_and_the_record_follows(tmp_path, capsys):
+    write(tmp_path / "settings.json", {"theme": "dark"})
+    owned_run(capsys, tmp_path, {"env": {"A": "1", "B": "2"}, "model": "opus"})
+    record_file = tmp_path / "state" / "record.json"
+    assert stat.S_IMODE(os.stat(record_file).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "state").st_mode) == 0o700
+    result, dummy = owned_run(capsys, tmp_path, {"env": {"A": "1"}})
+    assert result["changed"] is True and sorted(result["changed_keys"]) == ["env.B", "model"]
+    assert load(tmp_path / "settings.json") == {"theme": "dark", "env": {"A": "1"}}
+    entry = json.loads(record_file.read_text())["files"][str(tmp_path / "settings.json")]
+    assert list(entry) == ['["env", "A"]']
+    result, dummy = owned_run(capsys, tmp_path, {"env": {"A": "1"}})
+    assert result["changed"] is False
+
+
+def test_a_value_the_user_changed_since_is_kept_and_reported(tmp_path, capsys):
+    owned_run(capsys, tmp_path, {"env": {"A": "1", "B": "2"}})
+    data = load(tmp_path / "settings.json")
+    data["env"]["B"] = "mine"
+    write(tmp_path / "settings.json", data)
+    result, dummy = owned_run(capsys, tmp_path, {"env": {"A": "1"}})
+    assert result["changed"] is False
+    assert result["kept_keys"] == ["env.B"]
+    assert load(tmp_path / "settings.json") == {"env": {"A": "1", "B": "mine"}}
+
+
+def test_absent_removes_everything_recorded_and_unchanged_and_nothing_else(tmp_path, capsys):
+    write(tmp_path / "settings.json", {"theme": "dark", "env": {"OWN": "x"}})
+    owned_run(capsys, tmp_path, {"env": {"A": "1", "B": "2"}, "list": [1, 2]})
+    owned_run(capsys, tmp_path, {"env": {"A": "1", "B": "2", "C": "3"}, "list": [1, 2]})
+    data = load(tmp_path / "settings.json")
+    data["env"]["B"] = "mine"
+    write(tmp_path / "settings.json", data)
+    # The content of the absent run names nothing of the above: the record decides.
+    result, dummy = owned_run(capsys, tmp_path, {"env": {"UNRELATED": "z"}}, state="absent")
+    assert result["kept_keys"] == ["env.B"]
+    assert load(tmp_path / "settings.json") == {"theme": "dark", "env": {"OWN": "x", "B": "mine"}}
+    assert json.loads((tmp_path / "state" / "record.json").read_text())["files"] == {}
+
+
+def test_check_mode_writes_no_record(tmp_path, capsys):
+    result, dummy = owned_run(capsys, tmp_path, {"a": 1}, check_mode=True)
+    assert result["changed"] is True
+    assert not (tmp_path / "state").exists() and not (tmp_path / "settings.json").exists()
+
+
+def test_an_unreadable_record_fails_before_any_file_is_written(tmp_path, capsys):
+    target = write(tmp_path / "settings.json", {"a": 1})
+    before = snapshot(target)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "record.json").write_text('{"version": 99}')
+    result, dummy = owned_run(capsys, tmp_path, {"a": 2})
+    assert result["failed"] is True
+    assert str(tmp_path / "state" / "record.json") in result["msg"] and "unknown format" in result["msg"]
+    assert snapshot(target) == before
+
+
+def test_the_record_holds_no_value_and_a_removed_secret_is_masked_in_the_diff(tmp_path, capsys):
+    old_server = {"mcpServers": {"gw-old": {"headers": {"Authorization": "Bearer " + OLD_SECRET}}}}
+    owned_run(capsys, tmp_path, old_server, secret_keys=["mcpServers.gw-old.headers"])
+    assert OLD_SECRET not in (tmp_path / "state" / "record.json").read_text()
+    # The server was renamed: the old entry goes, and the diff shows its removal without the token.
+    new_server = {"mcpServers": {"gw": {"headers": {"Authorization": "Bearer " + SECRET}}}}
+    result, printed = owned_run(capsys, tmp_path, new_server, secret_keys=["mcpServers.gw.headers"], diff=True)
+    assert load(tmp_path / "settings.json") == new_server
+    assert OLD_SECRET not in printed and SECRET not in printed
+    assert json.loads(result["diff"]["before"]) == {"mcpServers": {"gw-old": {"headers": {"Authorization": "********"}}}}

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ansible_collections.aigateway.bifrost.plugins.module_utils import claude_ownership as own
+from ansible_collections.aigateway.bifrost.plugins.module_utils import ownership as own
 
 PATH = "/home/alice/.claude/settings.json"
 KEY = "sk-bf-" + "k" * 40
@@ -99,3 +99,20 @@ def test_keys_with_dots_and_a_missing_file():
 def test_a_bad_record_is_refused(record):
     with pytest.raises(ValueError, match="ownership record"):
         own.stale_patch(record, PATH, {}, {})
+
+
+def test_owned_after_marks_secrets_and_skips_values_the_file_does_not_hold():
+    salt = "s"
+    content = {"env": {"TOKEN": KEY, "URL": "http://gw"}, "model": "opus"}
+    written = {"env": {"TOKEN": KEY, "URL": "http://other"}, "model": "opus"}
+    owned = own.owned_after(salt, content, written, [("env", "TOKEN")])
+    assert sorted(owned) == ['["env", "TOKEN"]', '["model"]']
+    assert owned['["env", "TOKEN"]'].startswith(own.SECRET_MARK) and not owned['["model"]'].startswith(own.SECRET_MARK)
+    assert KEY not in json.dumps(owned)
+    assert own.secret_removals(owned, [("env", "TOKEN"), ("model",)]) == [("env", "TOKEN")]
+    # A secret-marked entry still matches its value.
+    assert sorted(own.unchanged_paths(salt, owned, written)) == [("env", "TOKEN"), ("model",)]
+
+
+def test_removal_content_names_the_same_leaves_for_state_absent():
+    assert own.removal_content({"env": {"A": None, "B": None}, "x": None}) == {"env": {"A": True, "B": True}, "x": True}

@@ -1,16 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to aigateway.bifrost
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the claude_desktop role wrote into each file, so that it can take back exactly that and nothing else.
+"""Ownership records: what json_merge wrote into each file, so that it can take back exactly that and nothing else.
 
-Pure functions; the json_merge module is meant to call them per file entry, on the data it actually read (inside its
-concurrent-change re-merge loop), with a record kept in a root-owned place such as
-/var/lib/aigateway-bifrost/claude_desktop.json (0600).
+Pure functions. The json_merge module (option ``ownership_record``) calls them per file, on the data it actually read
+(inside its concurrent-change re-merge loop); the record itself lives in a root-owned file such as
+/var/lib/aigateway-bifrost/claude_desktop.json (0600) that only the module's parent process (root) reads and writes.
 
-The record holds, per file, the key paths the role wrote and a salted hash of each value, never the values (virtual
-keys are among them):
+The record holds, per file, the key paths written and a salted hash of each value, never the values (virtual keys are
+among them):
 
     {"version": 1, "salt": "<hex>", "files": {"<path>": {"<key path>": "<hash>", ...}}}
+
+The hash of a value written under one of the file's secret_keys is prefixed ``secret:`` (`SECRET_MARK`), so that a
+later removal of that value is masked in the diff.
 
 A key path is the JSON text of the list of keys from the top (["env", "ANTHROPIC_AUTH_TOKEN"]), so keys may contain
 dots. A leaf is a scalar or a list (lists are written whole); objects are walked.
@@ -33,6 +36,8 @@ import json
 import os
 
 RECORD_VERSION = 1
+# Marks the hash of a value written under one of the file's secret_keys: if the value is removed later, the diff masks it.
+SECRET_MARK = "secret:"
 
 
 def new_record():
@@ -109,7 +114,7 @@ def unchanged_paths(salt, owned, data):
     for text, digest in (owned or {}).items():
         path = decode_path(text)
         value = lookup(data, path)
-        if value is not _MISSING and value_hash(salt, value) == digest:
+        if value is not _MISSING and value_hash(salt, value) == digest.replace(SECRET_MARK, "", 1):
             result.append(path)
     return result
 
@@ -149,9 +154,27 @@ def next_record(record, path, content, written, state="present"):
     if state == "absent":
         files.pop(path, None)
     else:
-        owned = {}
-        for keys, value in leaves(content).items():
-            if lookup(written, keys) == value:
-                owned[encode_path(keys)] = value_hash(record["salt"], value)
-        files[path] = owned
+        files[path] = owned_after(record["salt"], content, written)
     return {"version": RECORD_VERSION, "salt": record["salt"], "files": files}
+
+
+def removal_content(patch):
+    """The same key paths as a ``state=absent`` content (each leaf removed whatever its value, emptied objects too)."""
+    return dict((key, removal_content(value) if isinstance(value, dict) else True) for key, value in patch.items())
+
+
+def owned_after(salt, content, written, secret_paths=()):
+    """{key path: hash} of the content's leaves that ``written`` (the data now in the file) holds as the content set
+    them: what the file's entry of the record becomes after a write. Leaves at or below one of ``secret_paths`` (key
+    tuples) are marked secret."""
+    owned = {}
+    for keys, value in leaves(content).items():
+        if lookup(written, keys) == value:
+            secret = any(keys[:len(prefix)] == tuple(prefix) for prefix in secret_paths)
+            owned[encode_path(keys)] = (SECRET_MARK if secret else "") + value_hash(salt, value)
+    return owned
+
+
+def secret_removals(owned, paths):
+    """Those of ``paths`` (key tuples being removed) whose recorded value was written as a secret."""
+    return [path for path in paths if (owned or {}).get(encode_path(path), "").startswith(SECRET_MARK)]
