@@ -93,8 +93,16 @@ def test_each_user_has_their_own_key(workstation):
     assert len(set(tokens.values())) == 3
 
 
+def test_bob_pins_only_the_opus_tier(workstation, svars):
+    env = user_json(workstation, SETTINGS.format(user="bob"))["env"]
+    assert env["ANTHROPIC_DEFAULT_OPUS_MODEL"] == svars["e2e_models"]["bob"]
+    assert "ANTHROPIC_MODEL" not in env  # so the request below is the CLI's default request
+
+
 @pytest.mark.parametrize("user", ["alice", "bob"])
 def test_claude_answers_through_the_gateway_with_the_users_key(gateway, workstation, svars, user):
+    """alice pins the default model (ANTHROPIC_MODEL); bob only the opus tier, which the CLI's default request uses
+    for gateway users: both requests must carry the pinned model, never a bare Anthropic name."""
     requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
     upstream_before = len(settled_json_lines(gateway, UPSTREAM_LOG))
 

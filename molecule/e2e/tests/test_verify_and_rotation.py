@@ -38,7 +38,9 @@ def scenario_users():
     text = (SCENARIO / "inventory" / "group_vars" / "claude_workstations" / "main.yml").read_text(encoding="utf-8")
     users = yaml.safe_load(text)["claude_desktop_users"]
     models = scenario_vars()["e2e_models"]
-    kept = [dict(user, models={"default": models[user["name"]]}) for user in users if user["name"] != "carol"]
+    # The same tiers as the inventory, with their values resolved (the inventory's are templates).
+    kept = [dict(user, models=dict((tier, models[user["name"]]) for tier in user["models"]))
+            for user in users if user["name"] != "carol"]
     assert [user["name"] for user in kept] == ["alice", "bob"]
     return kept
 

@@ -103,6 +103,7 @@ def test_converges_idempotently_with_keys_masked(run):
         assert stat.S_IMODE(run.managed.parent.stat().st_mode) == 0o755
         managed = json.loads(run.managed.read_text())
         assert managed["env"]["ANTHROPIC_DEFAULT_SONNET_MODEL"] == "claude-sonnet-4-6" and "sk-bf" not in run.managed.read_text()
+        assert errors("claude-code-settings", managed) == []
     rc, out = run()
     assert rc == 0 and recap_changed(out) == 0, out[-3000:]
 
