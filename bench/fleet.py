@@ -96,6 +96,8 @@ def write_inventory(path, fleet, count, python):
                 for name in [account[0] for account in accounts]
             ],
             "claude_desktop_managed_settings_dir": str(managed_dir(fleet, host)),
+            # Each host keeps its own record of what the role wrote, as a real workstation does in /var/lib.
+            "claude_desktop_ownership_record": str(host_root(fleet, host) / "var" / "claude_desktop.json"),
         }
     inventory = {
         "fleet": {
