@@ -16,6 +16,8 @@ import shutil
 from pathlib import Path
 
 GATEWAY_URL = "http://gw.example.internal:8080"
+# The mcp-remote version the role pins by default (claude_desktop_mcp_remote_version).
+MCP_REMOTE_VERSION = "0.15.1"
 # Existing accounts stand in for three workstation users; their homes are per-host directories in the fleet tree.
 USER_CANDIDATES = ("root", "daemon", "bin", "sys", "nobody")
 MODELS = {
@@ -168,7 +170,7 @@ def expected_settings_env(host, user):
 def expected_mcp_server(host, user):
     return {
         "command": "npx",
-        "args": ["-y", "mcp-remote", GATEWAY_URL + "/mcp", "--header", "Authorization:${AUTH_HEADER}", "--allow-http"],
+        "args": ["-y", "mcp-remote@" + MCP_REMOTE_VERSION, GATEWAY_URL + "/mcp", "--header", "Authorization:${AUTH_HEADER}", "--allow-http"],
         "env": {"AUTH_HEADER": "Bearer " + virtual_key(host, user)},
     }
 
