@@ -23,6 +23,7 @@ from ansible_collections.aigateway.bifrost.plugins.module_utils.claude_policy im
     lockout_message,
     texts_report,
 )
+from ansible_collections.aigateway.bifrost.plugins.module_utils.dicts import deep_merge
 
 # Environment variable names Claude Code accepts in `env` (the settings schema's propertyNames pattern).
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -162,17 +163,6 @@ def env_block(env, where):
                 "claude_desktop: %s has the variable name %r; names must match %s" % (where, key, ENV_NAME.pattern)
             )
         result[key] = env_string(value, "%s.%s" % (where, key))
-    return result
-
-
-def deep_merge(base, patch):
-    """A new dict: patch merged into base recursively (patch wins; lists are replaced)."""
-    result = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = deep_merge(result[key], value)
-        else:
-            result[key] = value
     return result
 
 

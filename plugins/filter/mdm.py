@@ -21,12 +21,12 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aigateway.bifrost.plugins.filter.claude_desktop import (
     SERVER_NAME,
-    deep_merge,
     env_block,
     gateway_base,
     managed_settings_content,
     model_env,
 )
+from ansible_collections.aigateway.bifrost.plugins.module_utils.dicts import deep_merge
 
 CODE_DOMAIN = "com.anthropic.claudecode"
 DESKTOP_DOMAIN = "com.anthropic.claudefordesktop"

@@ -21,6 +21,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from ansible_collections.aigateway.bifrost.plugins.module_utils.dicts import deep_merge
+
 # Virtual key names: letters, digits, '.', '_' and '-', starting with a letter or digit. They become file names on the
 # controller (virtual_key_<name>) and environment variable names on the gateway (BIFROST_VK_<NAME>).
 VIRTUAL_KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -288,17 +290,6 @@ class _Env(object):
         return "env." + name
 
 
-def merge(base, override):
-    """Recursive dictionary merge as Ansible's combine(recursive=true): dictionaries merge, anything else replaces."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def _providers(providers, env):
     out = {}
     for pname in sorted(providers):
@@ -494,7 +485,7 @@ def build_config(settings):
         "version": 2,
         "source_of_truth": settings.get("bifrost_source_of_truth", "config.json"),
         "encryption_key": "env.BIFROST_ENCRYPTION_KEY",
-        "client": merge(client, settings.get("bifrost_client_settings") or {}),
+        "client": deep_merge(client, settings.get("bifrost_client_settings") or {}),
         "providers": providers,
         "governance": governance,
     }
@@ -507,7 +498,7 @@ def build_config(settings):
         config["mcp"] = {"client_configs": mcp_clients}
         if tool_manager:
             config["mcp"]["tool_manager_config"] = tool_manager
-    config = merge(config, settings.get("bifrost_config_extra") or {})
+    config = deep_merge(config, settings.get("bifrost_config_extra") or {})
     return {"config": config, "env": env.values}
 
 
