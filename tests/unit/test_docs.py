@@ -185,6 +185,9 @@ def test_execution_environment_definitions():
     assert definition["version"] == 3
     assert definition["images"]["base_image"]["name"]
     assert set(definition["dependencies"]) >= {"galaxy", "python", "system"}
+    # The same ansible-core range as the collection supports (galaxy's requires_ansible in meta/runtime.yml).
+    runtime = load_yaml("meta/runtime.yml")
+    assert definition["dependencies"]["ansible_core"]["package_pip"] == "ansible-core" + runtime["requires_ansible"].replace(" ", "")
     meta = load_yaml("meta/execution-environment.yml")
     for kind in ("python", "system"):
         assert definition["dependencies"][kind] == meta["dependencies"][kind]
