@@ -500,8 +500,10 @@ def desktop_config_content(key, base, options):
 def code_mcp_entry(key, base, options, managed=False):
     """Claude Code's (the Code tab's) HTTP MCP entry for the gateway's /mcp.
 
-    static: the user's key in the Authorization header (user scope); in the machine-wide managed-mcp.json, which every
-    user can read, the header refers to ${ANTHROPIC_AUTH_TOKEN} instead of holding a key. helper: headersHelper.
+    static: the user's key in the Authorization header (user scope, ~/.claude.json). helper: headersHelper, the only
+    way for the machine-wide managed-mcp.json, which every user can read: it cannot hold a key, and Claude Code expands
+    ${VAR} there from its process environment only, not from the user's settings env (checked with the real CLI
+    2.1.328: a `Bearer ${ANTHROPIC_AUTH_TOKEN}` header reached the gateway without the key).
     """
     entry = {"type": "http", "url": base + "/mcp"}
     if credential_mode(options) == "helper":
@@ -513,9 +515,15 @@ def code_mcp_entry(key, base, options, managed=False):
                 "set claude_desktop_code_mcp_enabled: false"
             )
         entry.update(headers=None, headersHelper=str(helper))
+    elif managed:
+        raise AnsibleFilterError(
+            "claude_desktop: claude_desktop_code_mcp_managed needs claude_desktop_credential_mode helper with "
+            "claude_desktop_mcp_headers_helper: managed-mcp.json is readable by every user, so it cannot hold a key, "
+            "and Claude Code does not expand ${ANTHROPIC_AUTH_TOKEN} there from the user's settings; leave "
+            "claude_desktop_code_mcp_managed false to write each user's own ~/.claude.json"
+        )
     else:
-        token = "${ANTHROPIC_AUTH_TOKEN}" if managed else key
-        entry.update(headers={"Authorization": "Bearer " + token}, headersHelper=None)
+        entry.update(headers={"Authorization": "Bearer " + key}, headersHelper=None)
     return entry
 
 
@@ -680,7 +688,7 @@ def claude_desktop_plan(users, os_family, gateway_url, keys=None, accounts=None,
             managed_attributes, path=paths["managed_settings"], content=content,
             secret_keys=sorted(set("env." + k for k in ["ANTHROPIC_AUTH_TOKEN"] + secret_env if k in content["env"]))))
     if code_mcp_managed:
-        # Every user can read this file: no key in it (${ANTHROPIC_AUTH_TOKEN} or headersHelper instead).
+        # Every user can read this file: no key in it, only headersHelper (helper mode).
         entry = code_mcp_entry(None, base, options, managed=True)
         plan["managed_files"].append(dict(
             managed_attributes, path=paths["managed_mcp"], content={"mcpServers": {server_name(options): entry}},

@@ -1,66 +1,37 @@
 """Credential mode `helper`, written by the role for a new user, used by the real `claude` CLI.
 
-Runs after test_e2e.py and before test_verify_and_rotation.py (file order). The `fleet` playbook runs on the workstation
-only, for one extra user (dave) whose files hold no key: Claude Code gets it from `apiKeyHelper`, and its MCP client from
-`headersHelper`. Both helpers print bob's key (the gateway knows it), so the gateway's request log names bob for dave's
-requests: the key came from the helper, not from a file. The other users' files and the gateway are not touched.
+Runs after test_e2e.py (file order). The `fleet` playbook runs on the workstation only, for one extra user (dave) whose
+files hold no key: Claude Code gets it from `apiKeyHelper`, and its MCP client from `headersHelper`. Both helpers print
+bob's key, so the gateway's request log names bob for dave's requests: the key came from the helper, not from a file.
+The other users' files and the gateway are not touched.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import shlex
-import subprocess
-from pathlib import Path
-
 import pytest
-from conftest import CLIENT_PATH, REQUEST_LOG, settled_json_lines, run_claude, scenario_vars, user_json
+from conftest import (
+    HEADERS_HELPER,
+    KEY_HELPER,
+    REQUEST_LOG,
+    claude_mcp_list,
+    fleet_on_workstation,
+    helper_mode_vars,
+    install_helpers,
+    run_claude,
+    settled_json_lines,
+    user_json,
+)
 
 from tests.helpers.schemas import errors
 
-KEY_HELPER = "/usr/local/bin/e2e-bifrost-key"
-HEADERS_HELPER = "/usr/local/bin/e2e-bifrost-headers"
 SETTINGS = "/home/dave/.claude/settings.json"
-
-
-def bob_key():
-    (bob,) = [vk for vk in scenario_vars()["bifrost_virtual_keys"] if vk["name"] == "bob"]
-    return bob["value"]
-
-
-def put_script(host, path, line):
-    """A root-owned 0755 shell script on the host that runs ``line``."""
-    text = base64.b64encode(("#!/bin/sh\n" + line + "\n").encode()).decode()
-    host.check_output("echo %s | base64 -d > %s && chmod 0755 %s", text, path, path)
 
 
 @pytest.fixture(scope="module")
 def dave(workstation, tmp_path_factory):
-    """dave's account, the two helpers (root's, 0755), and one `fleet` run in helper mode for dave alone."""
-    workstation.check_output("id dave >/dev/null 2>&1 || useradd -m -s /bin/sh dave")
-    key = bob_key()
-    put_script(workstation, KEY_HELPER, "echo " + shlex.quote(key))
-    put_script(workstation, HEADERS_HELPER, "echo " + shlex.quote(json.dumps({"Authorization": "Bearer " + key})))
-    base_url = user_json(workstation, "/home/alice/.claude/settings.json")["env"]["ANTHROPIC_BASE_URL"]
-    extra = {
-        "claude_desktop_gateway_url": base_url[: -len("/anthropic")],
-        "claude_desktop_users": [{"name": "dave", "chat_enabled": False,
-                                  "models": {"default": scenario_vars()["e2e_models"]["alice"]}}],
-        "claude_desktop_credential_mode": "helper",
-        "claude_desktop_api_key_helper": KEY_HELPER,
-        "claude_desktop_api_key_helper_ttl_ms": 60000,
-        "claude_desktop_mcp_headers_helper": HEADERS_HELPER,
-    }
-    vars_file = tmp_path_factory.mktemp("helper-mode") / "vars.json"
-    vars_file.write_text(json.dumps(extra), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_FORCE_COLOR"}
-    env["ANSIBLE_NOCOLOR"] = "1"
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    result = subprocess.run(["ansible-playbook", "-i", str(inventory), "aigateway.bifrost.fleet", "--limit", "e2e-workstation",
-                             "-e", "@" + str(vars_file)], capture_output=True, text=True, check=False, env=env)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    """One `fleet` run in helper mode for dave alone; returns the key the helpers print."""
+    key = install_helpers(workstation)
+    result = fleet_on_workstation(tmp_path_factory.mktemp("helper-mode"), helper_mode_vars(workstation))
     assert key not in result.stdout + result.stderr
     return key
 
@@ -92,10 +63,7 @@ def test_helper_mode_reaches_the_gateway_with_the_helpers_key(gateway, workstati
 
 def test_helper_mode_mcp_server_connects_with_the_headers_helpers_key(gateway, workstation, dave):
     requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
-    result = workstation.run(
-        "cd /home/dave && runuser -u dave -- env -i PATH={path} HOME=/home/dave "
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 timeout 120 claude mcp list".format(path=CLIENT_PATH)
-    )
+    result = claude_mcp_list(workstation, "dave")
     output = result.stdout + result.stderr
     assert result.rc == 0, output
     line = [row for row in output.splitlines() if row.startswith("bifrost")]

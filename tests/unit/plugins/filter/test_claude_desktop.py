@@ -463,14 +463,19 @@ def test_code_tab_gets_the_gateway_mcp_at_user_scope_with_the_key_masked():
     assert plan([{"name": "a", "virtual_key": KEY}], code_mcp_enabled=False)["code_files"] == []
 
 
-def test_code_tab_mcp_machine_wide_holds_no_key():
-    result = plan([{"name": "a", "virtual_key": KEY}], code_mcp_managed=True)
+def test_code_tab_mcp_machine_wide_holds_no_key_and_needs_helper_mode():
+    helper = dict(code_mcp_managed=True, credential_mode="helper", api_key_helper="/usr/local/bin/key",
+                  mcp_headers_helper="/usr/local/bin/headers")
+    result = plan([{"name": "a", "chat_enabled": False}], **helper)
     assert result["code_files"] == []  # managed-mcp.json takes exclusive control; user entries would be ignored
     (managed,) = result["managed_files"]
     assert managed["path"] == "/etc/claude-code/managed-mcp.json"
     assert (managed["owner"], managed["mode"]) == ("root", "0644")
-    assert managed["content"]["mcpServers"]["bifrost"]["headers"] == {"Authorization": "Bearer ${ANTHROPIC_AUTH_TOKEN}"}
-    assert "sk-bf" not in repr(managed)
+    assert managed["content"]["mcpServers"]["bifrost"] == {
+        "type": "http", "url": "http://gw.example.internal:8080/mcp", "headers": None, "headersHelper": "/usr/local/bin/headers"}
+    # Static mode: no key may go into a file every user reads, and ${ANTHROPIC_AUTH_TOKEN} is not expanded there.
+    with pytest.raises(AnsibleFilterError, match="claude_desktop_code_mcp_managed needs claude_desktop_credential_mode helper"):
+        plan([{"name": "a", "virtual_key": KEY}], code_mcp_managed=True)
 
 
 # mcp-remote, CA, telemetry
