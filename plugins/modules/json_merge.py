@@ -534,8 +534,7 @@ def paths_of(patch, prefix=()):
     """The key paths (tuples) of the leaves of a removal patch."""
     for key, value in patch.items():
         if isinstance(value, dict):
-            for path in paths_of(value, prefix + (key,)):
-                yield path
+            yield from paths_of(value, prefix + (key,))
         else:
             yield prefix + (key,)
 
