@@ -52,7 +52,7 @@ def parse_args(argv=None):
     parser.add_argument("--profile", action="store_true",
                         help="only the profiles (module runs per host, py-spy of one role run per transport); no timed "
                              "cells, no 5 MB test")
-    parser.add_argument("--profile-n", type=int, default=20, help="fleet size of the py-spy profile (default: 20)")
+    parser.add_argument("--profile-n", type=int, default=20, help="fleet size of the py-spy profile (default: 20; 0: no py-spy profile)")
     parser.add_argument("--no-pipelining", dest="pipelining", action="store_false", help="turn SSH/local pipelining off")
     parser.add_argument("--reps", type=int, default=1, help="repetitions of each measurement; the median is reported")
     parser.add_argument("--merge-reps", type=int, default=7, help="repetitions of the 5 MB json_merge measurement")
@@ -439,7 +439,7 @@ def main(argv=None):
     if "profile" not in results:
         results["profile"] = profile(out, args)
         write_results(out, results)
-    if "spy" not in results and "role" in args.variants:
+    if "spy" not in results and "role" in args.variants and args.profile_n > 0:
         results["spy"] = spy(out, args)
         write_results(out, results)
 
