@@ -26,7 +26,7 @@ def main(argv):
         results = json.load(handle)
     rows = [row for row in results["rows"] if row["rc"] == 0]
     forks_list = sorted(set(row["forks"] for row in rows))
-    figure, axes = plt.subplots(1, len(forks_list), figsize=(6 * len(forks_list), 4.5), squeeze=False, sharey=True)
+    figure, axes = plt.subplots(1, len(forks_list), figsize=(7.5 * len(forks_list), 5.5), squeeze=False, sharey=True)
     for axis, forks in zip(axes[0], forks_list):
         for transport in TRANSPORTS:
             for variant, label in NAMES.items():
@@ -48,11 +48,11 @@ def main(argv):
         axis.set_title("forks %d" % forks)
         axis.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("wall seconds per host")
-    axes[0][0].legend(fontsize=8)
+    axes[0][0].legend(fontsize=7, ncol=2)
     environment = results.get("environment", {})
-    figure.suptitle("Fleet convergence, %s, %s CPUs, pipelining %s; stock `%s` (solid) and Mitogen %s (dashed)" % (
+    figure.suptitle("%s, %s CPUs, pipelining %s\nsolid: stock `%s`; dashed: Mitogen %s `mitogen_linear`" % (
         environment.get("ansible", "ansible"), environment.get("cpus"), environment.get("pipelining"),
-        environment.get("strategy"), environment.get("mitogen", "")), fontsize=10)
+        environment.get("strategy"), environment.get("mitogen", "")), fontsize=9)
     figure.tight_layout()
     figure.savefig(argv[2], dpi=100)
     return 0
