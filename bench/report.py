@@ -107,8 +107,12 @@ def summarize(results):
     """Ratios per (transport, N, forks) and a verdict per target: {"ratios": [...], "targets": [...]}."""
     rows = results.get("rows", [])
     ratios = []
-    for (transport, count, forks), cell in sorted(_cells(rows).items(), key=lambda item: (item[0][1], item[0][2],
-                                                                                         list(TRANSPORTS).index(item[0][0]))):
+
+    def order(item):  # by N, forks, then the transports side by side
+        (transport, count, forks), dummy = item
+        return count, forks, list(TRANSPORTS).index(transport)
+
+    for (transport, count, forks), cell in sorted(_cells(rows).items(), key=order):
         entry = {"transport": transport, "n": count, "forks": forks}
         for name, top, bottom in RATIOS:
             if top in cell and bottom in cell and cell[bottom]["wall"] > 0 and cell[top]["rc"] == cell[bottom]["rc"] == 0:
@@ -417,8 +421,8 @@ def render_spy(spy):
 def verdict_text(summary):
     lines = ["Targets:"]
     for target in summary["targets"]:
-        lines.append("  %-4s %s: %s; %s" % ("MET" if target["met"] else "MISS", target["target"], target["worst"],
-                                           target.get("margin", "")))
+        verdict_word = "MET" if target["met"] else "MISS"
+        lines.append("  %-4s %s: %s; %s" % (verdict_word, target["target"], target["worst"], target.get("margin", "")))
     return "\n".join(lines)
 
 
