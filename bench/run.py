@@ -1,10 +1,11 @@
 """Fleet-convergence benchmark: time per host of the claude_desktop role against the floor and the usual alternatives.
 
-Run it through ``bench/run.sh`` (see docs/performance.md). For every fleet size N and forks setting, in one run on one
-fleet: (a) ansible.builtin.ping, (b) naive template per user, (c) slurp + combine + copy per user, (d) the role on
-the initial fleet, (e) the role again. Also measures json_merge on a 5 MB file and profiles the role (tasks per host,
-module runs per host, AnsiballZ payload sizes). Results go to bench/results/<timestamp>/; unless --no-docs, the
-generated part of docs/performance.md and docs/performance.png are rewritten from them.
+Run it through ``bench/run.sh`` (see docs/performance.md). For every transport (stock strategy ``linear``, Mitogen's
+``mitogen_linear``), fleet size N and forks setting, in one run on one fleet: (a) ansible.builtin.ping, (b) naive
+template per user, (c) slurp + combine + copy per user, (d) the role on the initial fleet, (e) the role again. Also
+measures json_merge on a 5 MB file, counts the role's tasks, module runs and AnsiballZ payload sizes, and samples one
+role run per transport with py-spy (controller and module processes). Results go to bench/results/<timestamp>/; unless
+--no-docs, the generated part of docs/performance.md and docs/performance.png are rewritten from them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ import fleet
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PLAYBOOKS = BENCH / "playbooks"
+# bench/requirements.txt (Mitogen, py-spy), installed here by bench/run.sh: bench-only, never needed by the collection.
+TOOLS = ROOT / ".cache" / "bench-tools"
+TRANSPORTS = ("stock", "mitogen")
 
 
 def parse_args(argv=None):
@@ -41,7 +45,14 @@ def parse_args(argv=None):
     parser.add_argument("--baseline-n", default="all",
                         help="fleet sizes at which the naive (b) and safe (c) variants run (default: all of --n); they "
                              "cost 14 and 21 module runs per host, the bulk of a full run, and run last at the largest N")
-    parser.add_argument("--strategy", default="linear", help="Ansible strategy (default: linear)")
+    parser.add_argument("--transports", default="stock,mitogen",
+                        help="stock (strategy --strategy) and/or mitogen (strategy mitogen_linear), comma-separated "
+                             "(default: both)")
+    parser.add_argument("--strategy", default="linear", help="Ansible strategy of the stock transport (default: linear)")
+    parser.add_argument("--profile", action="store_true",
+                        help="only the profiles (module runs per host, py-spy of one role run per transport); no timed "
+                             "cells, no 5 MB test")
+    parser.add_argument("--profile-n", type=int, default=20, help="fleet size of the py-spy profile (default: 20; 0: no py-spy profile)")
     parser.add_argument("--no-pipelining", dest="pipelining", action="store_false", help="turn SSH/local pipelining off")
     parser.add_argument("--reps", type=int, default=1, help="repetitions of each measurement; the median is reported")
     parser.add_argument("--merge-reps", type=int, default=7, help="repetitions of the 5 MB json_merge measurement")
@@ -56,6 +67,8 @@ def parse_args(argv=None):
     if args.quick:
         args.n, args.forks, args.merge_reps, args.baseline_n = "20", "10", 3, "all"
         args.docs = False
+    if args.profile:
+        args.docs = False
     args.n = [int(value) for value in args.n.split(",") if value]
     args.forks = [int(value) for value in args.forks.split(",") if value]
     args.big_n_forks = [int(value) for value in args.big_n_forks.split(",") if value] or args.forks
@@ -64,6 +77,10 @@ def parse_args(argv=None):
     else:
         args.baseline_n = [int(value) for value in args.baseline_n.split(",") if value]
     args.variants = [value for value in args.variants.split(",") if value]
+    args.transports = [value for value in args.transports.split(",") if value]
+    unknown = set(args.transports) - set(TRANSPORTS)
+    if unknown:
+        parser.error("--transports: unknown %s (known: %s)" % (", ".join(sorted(unknown)), ", ".join(TRANSPORTS)))
     return args
 
 
@@ -72,7 +89,12 @@ def load():
     return [round(one, 2), round(five, 2), round(fifteen, 2)]
 
 
-def write_ansible_cfg(out, args):
+def cfg_path(out, transport):
+    return out / ("ansible-%s.cfg" % transport)
+
+
+def write_ansible_cfg(out, args, transport):
+    """One ansible.cfg per transport; Mitogen's only differences are its strategy and where that plugin lives."""
     settings = {
         "defaults": {
             "gathering": "explicit",
@@ -90,32 +112,36 @@ def write_ansible_cfg(out, args):
         },
         "connection": {"pipelining": str(args.pipelining)},
     }
+    if transport == "mitogen":
+        settings["defaults"]["strategy"] = "mitogen_linear"
+        settings["defaults"]["strategy_plugins"] = str(TOOLS / "ansible_mitogen" / "plugins" / "strategy")
     lines = []
     for section, values in settings.items():
         lines.append("[%s]" % section)
         lines.extend("%s = %s" % item for item in values.items())
         lines.append("")
-    (out / "ansible.cfg").write_text("\n".join(lines))
+    cfg_path(out, transport).write_text("\n".join(lines))
     return settings
 
 
-def ansible_env(out, timer_file, extra=None):
+def ansible_env(out, transport, timer_file, extra=None):
     env = dict(os.environ)
-    env.update(ANSIBLE_CONFIG=str(out / "ansible.cfg"), BENCH_TIMER_OUT=str(timer_file), ANSIBLE_NOCOLOR="1")
+    env.update(ANSIBLE_CONFIG=str(cfg_path(out, transport)), BENCH_TIMER_OUT=str(timer_file), ANSIBLE_NOCOLOR="1")
     env.update(extra or {})
     return env
 
 
-def run_playbook(out, name, playbook, inventory, forks, extra_env=None):
-    """Run one playbook; wall time, CPU time of the whole process tree, and the callback's task data."""
+def run_playbook(out, transport, name, playbook, inventory, forks, extra_env=None, prefix=()):
+    """Run one playbook; wall time, CPU time of the whole process tree, and the callback's task data. ``prefix`` is a
+    command the playbook runs under (py-spy)."""
     logs = out / "logs"
     logs.mkdir(exist_ok=True)
     timer_file = logs / (name + ".timer.json")
-    command = ["ansible-playbook", "-i", str(inventory), "-f", str(forks), str(PLAYBOOKS / playbook)]
+    command = list(prefix) + ["ansible-playbook", "-i", str(inventory), "-f", str(forks), str(PLAYBOOKS / playbook)]
     before = load()
     with open(logs / (name + ".log"), "w") as log:
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=str(out), env=ansible_env(out, timer_file, extra_env), stdout=log,
+        process = subprocess.Popen(command, cwd=str(out), env=ansible_env(out, transport, timer_file, extra_env), stdout=log,
                                    stderr=subprocess.STDOUT)
         dummy, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
@@ -149,26 +175,29 @@ def sample_hosts(count):
     return sorted(set([names[0], names[len(names) // 2], names[-1]]))
 
 
-def measure_cell(out, args, count, forks, variants, inventory, fleet_dir, save):
-    """The given variants for one fleet size and forks setting, on the same fleet. Each row goes to save() as soon as it
-    is measured, so an interrupted run keeps it."""
+def measure_cell(out, args, transport, count, forks, variants, inventory, fleet_dir, save):
+    """The given variants for one transport, fleet size and forks setting, on the same fleet. Each row goes to save() as
+    soon as it is measured, so an interrupted run keeps it."""
     samples = sample_hosts(count)
+    tag = "" if transport == "stock" else transport + "-"
 
     def record(variant, result):
-        result.update(variant=variant, n=count, forks=forks, per_host=round(result["wall"] / count, 4),
-                      cpu_per_host=round(result["cpu"] / count, 4), code=code_version())
+        result.update(variant=variant, transport=transport, n=count, forks=forks,
+                      per_host=round(result["wall"] / count, 4), cpu_per_host=round(result["cpu"] / count, 4),
+                      code=code_version())
         save(result)
         status = "ok" if result["rc"] == 0 else "FAILED rc=%d (see %s)" % (result["rc"], result["log"])
-        print("[N=%d forks=%d] %-5s %8.1f s wall  %.3f s/host  cpu %.1f s  changed hosts %s  %s" % (
-            count, forks, variant, result["wall"], result["per_host"], result["cpu"], result["changed_hosts"], status),
-            flush=True)
+        print("[%s N=%d forks=%d] %-5s %8.1f s wall  %.3f s/host  cpu %.1f s  changed hosts %s  %s" % (
+            transport, count, forks, variant, result["wall"], result["per_host"], result["cpu"], result["changed_hosts"],
+            status), flush=True)
 
     def repeated(variant, playbook, reseed):
         results = []
         for rep in range(args.reps):
             if reseed:
                 fleet.seed(fleet_dir, count)
-            results.append(run_playbook(out, "n%d-f%d-%s-%d" % (count, forks, variant, rep), playbook, inventory, forks))
+            results.append(run_playbook(out, transport, "%sn%d-f%d-%s-%d" % (tag, count, forks, variant, rep), playbook,
+                                        inventory, forks))
         results.sort(key=lambda item: item["wall"])
         result = results[len(results) // 2]
         result["reps_wall"] = [item["wall"] for item in results]
@@ -189,9 +218,11 @@ def measure_cell(out, args, count, forks, variants, inventory, fleet_dir, save):
         first, again = [], []
         for rep in range(args.reps):
             fleet.seed(fleet_dir, count)
-            first.append(run_playbook(out, "n%d-f%d-role-%d" % (count, forks, rep), "role.yml", inventory, forks))
+            first.append(run_playbook(out, transport, "%sn%d-f%d-role-%d" % (tag, count, forks, rep), "role.yml",
+                                      inventory, forks))
             first[-1]["check"] = fleet.check_hosts(fleet_dir, samples)
-            again.append(run_playbook(out, "n%d-f%d-rerun-%d" % (count, forks, rep), "role.yml", inventory, forks))
+            again.append(run_playbook(out, transport, "%sn%d-f%d-rerun-%d" % (tag, count, forks, rep), "role.yml",
+                                      inventory, forks))
             again[-1]["check"] = fleet.check_hosts(fleet_dir, samples)
         for variant, results in (("role", first), ("rerun", again)):
             results.sort(key=lambda item: item["wall"])
@@ -201,18 +232,20 @@ def measure_cell(out, args, count, forks, variants, inventory, fleet_dir, save):
 
 
 def cell_plan(args):
-    """(N, forks, variants) in the order they run. The two slow comparison variants at the largest N come last: they
-    take longer than everything else together, and an interrupted run then already holds every other row."""
+    """(transport, N, forks, variants) in the order they run: the transports side by side in each (N, forks), so that
+    both see about the same load. The two slow comparison variants at the largest N come last: they take longer than
+    everything else together, and an interrupted run then already holds every other row."""
     biggest = max(args.n)
     cells, deferred = [], []
     for count in args.n:
         for forks in args.big_n_forks if count == biggest else args.forks:
             variants = [variant for variant in args.variants if variant not in ("naive", "safe") or count in args.baseline_n]
             slow = [variant for variant in variants if variant in ("naive", "safe")] if count == biggest else []
-            cells.append((count, forks, [variant for variant in variants if variant not in slow]))
-            if slow:
-                deferred.append((count, forks, slow))
-    return [cell for cell in cells + deferred if cell[2]]
+            for transport in args.transports:
+                cells.append((transport, count, forks, [variant for variant in variants if variant not in slow]))
+                if slow:
+                    deferred.append((transport, count, forks, slow))
+    return [cell for cell in cells + deferred if cell[3]]
 
 
 def profile(out, args):
@@ -238,7 +271,7 @@ def profile(out, args):
         if runs_log.exists():
             runs_log.unlink()
         extra = {"ANSIBLE_KEEP_REMOTE_FILES": "1", "ANSIBLE_PIPELINING": "False", "ANSIBLE_REMOTE_TEMP": str(remote)}
-        result = run_playbook(out, "profile-" + variant, playbook, inventory, 1, extra)
+        result = run_playbook(out, "stock", "profile-" + variant, playbook, inventory, 1, extra)
         modules = {}
         for line in runs_log.read_text().splitlines() if runs_log.exists() else []:
             payload = Path(line.strip())
@@ -270,6 +303,47 @@ def profile(out, args):
     return found
 
 
+def spy(out, args):
+    """One first run of the role per transport at N = --profile-n under ``py-spy record --subprocesses`` (the whole
+    process tree: controller, forked workers, module processes); report.summarize_spy() names the top costs."""
+    import report  # pylint: disable=import-outside-toplevel
+
+    py_spy = TOOLS / "bin" / "py-spy"
+    if not py_spy.exists():
+        print("bench: no py-spy in %s (bench/run.sh installs bench/requirements.txt there); no profile" % TOOLS,
+              file=sys.stderr)
+        return {}
+    directory = out / "spy"
+    fleet_dir = directory / "fleet"
+    directory.mkdir(parents=True, exist_ok=True)
+    inventory = directory / "inventory.json"
+    fleet.write_inventory(inventory, fleet_dir, args.profile_n, sys.executable)
+    forks = min(args.forks)
+    found = {}
+    for transport in args.transports:
+        fleet.seed(fleet_dir, args.profile_n)
+        speedscope = directory / ("%s.speedscope.json" % transport)
+        prefix = [str(py_spy), "record", "--subprocesses", "--rate", "250", "--format", "speedscope",
+                  "--output", str(speedscope), "--"]
+        result = run_playbook(out, transport, "spy-%s-role" % transport, "role.yml", inventory, forks, prefix=prefix)
+        if result["rc"] != 0 or not speedscope.exists():
+            print("bench: py-spy profile of %s failed (rc %d, see %s)" % (transport, result["rc"], result["log"]),
+                  file=sys.stderr)
+            found[transport] = {"rc": result["rc"]}
+            continue
+        summary = report.summarize_spy(json.loads(speedscope.read_text()), args.profile_n)
+        summary.update(rc=0, n=args.profile_n, forks=forks, wall=result["wall"], cpu=result["cpu"],
+                       speedscope=str(speedscope.relative_to(out)))
+        found[transport] = summary
+        print("[py-spy %s N=%d forks=%d] sampled CPU %.0f ms/host: controller %.0f, modules %.0f; top self: %s" % (
+            transport, args.profile_n, forks, 1000 * summary["seconds"] / args.profile_n,
+            1000 * summary["sides"]["controller"] / args.profile_n, 1000 * summary["sides"]["target"] / args.profile_n,
+            ", ".join("%s %.0f%%" % (entry["function"], entry["self_pct"]) for entry in summary["top_self"][:4])),
+            flush=True)
+    shutil.rmtree(fleet_dir, ignore_errors=True)
+    return found
+
+
 def merge_benchmark(args):
     command = [sys.executable, str(BENCH / "json_merge_5mb.py"), "--reps", str(args.merge_reps), "--json"]
     completed = subprocess.run(command, cwd=str(ROOT), capture_output=True, text=True, check=False)
@@ -281,6 +355,14 @@ def merge_benchmark(args):
         print("[json_merge 5 MB] %-22s median %.3f s, extra memory %.1f MB = %.2f x file" % (
             name, entry["median_seconds"], entry["peak_extra_bytes"] / 1e6, entry["memory_ratio"]), flush=True)
     return result
+
+
+def mitogen_version():
+    try:
+        text = (TOOLS / "mitogen" / "__init__.py").read_text()
+        return ".".join(text.split("__version__ = (", 1)[1].split(")", 1)[0].replace(" ", "").split(","))
+    except (OSError, IndexError):
+        return "not installed"
 
 
 def environment(args, settings):
@@ -302,6 +384,8 @@ def environment(args, settings):
         "cpu_model": cpu_model,
         "pipelining": args.pipelining,
         "strategy": args.strategy,
+        "transports": args.transports,
+        "mitogen": mitogen_version(),
         "forks": args.forks,
         "big_n_forks": args.big_n_forks,
         "baseline_n": args.baseline_n,
@@ -309,6 +393,7 @@ def environment(args, settings):
         "health_check": "off (claude_desktop_gateway_health_check: false)",
         "reps": args.reps,
         "ansible_cfg": settings,
+        "profile_n": args.profile_n,
     }
 
 
@@ -322,6 +407,8 @@ def main(argv=None):
         out = Path(args.resume).resolve()
         results = json.loads((out / "results.json").read_text())
         args = parse_args(results["argv"])
+        if "transports" not in results["environment"]:
+            args.transports = ["stock"]  # a run started before the Mitogen column: finish it as it was
         recorded = set(row["code"] for row in results.get("rows", []))
         if recorded and recorded != set([code_version()]):
             raise SystemExit("bench: the code under test changed since %s was started (digest %s, now %s); start a new "
@@ -334,7 +421,7 @@ def main(argv=None):
         out = Path(args.out) if args.out else BENCH / "results" / stamp
         out.mkdir(parents=True, exist_ok=True)
         out = out.resolve()
-        settings = write_ansible_cfg(out, args)
+        settings = dict((transport, write_ansible_cfg(out, args, transport)) for transport in args.transports)
         results = {
             "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "argv": sys.argv[1:] if argv is None else list(argv),
@@ -344,30 +431,41 @@ def main(argv=None):
             "uptime_start": subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip(),
         }
         print("bench: results in %s" % out, flush=True)
-    if "json_merge_5mb" not in results:
+    if args.resume:
+        for transport in args.transports:
+            write_ansible_cfg(out, args, transport)
+    if "json_merge_5mb" not in results and not args.profile:
         results["json_merge_5mb"] = merge_benchmark(args)
     if "profile" not in results:
         results["profile"] = profile(out, args)
+        write_results(out, results)
+    if "spy" not in results and "role" in args.variants and args.profile_n > 0:
+        results["spy"] = spy(out, args)
+        write_results(out, results)
 
     results.setdefault("rows", [])
-    done = set((row["n"], row["forks"], row["variant"]) for row in results["rows"])
+
+    def key(row):  # rows of runs from before the Mitogen column have no transport: stock
+        return (row.get("transport", "stock"), row["n"], row["forks"], row["variant"])
+
+    done = set(key(row) for row in results["rows"])
     fleet_dir = out / "fleet"
 
     def save(row):
         results["rows"].append(row)
         write_results(out, results)
 
-    for count, forks, variants in cell_plan(args):
+    for transport, count, forks, variants in [] if args.profile else cell_plan(args):
         # The role's row pair is measured together: a missing re-run repeats both.
-        todo = [variant for variant in variants
-                if (count, forks, variant) not in done or (variant == "role" and (count, forks, "rerun") not in done)]
+        todo = [variant for variant in variants if (transport, count, forks, variant) not in done
+                or (variant == "role" and (transport, count, forks, "rerun") not in done)]
         if not todo:
             continue
-        stale = set((count, forks, variant) for variant in todo + (["rerun"] if "role" in todo else []))
+        stale = set((transport, count, forks, variant) for variant in todo + (["rerun"] if "role" in todo else []))
         inventory = out / ("inventory-%d.json" % count)
         fleet.write_inventory(inventory, fleet_dir, count, sys.executable)
-        results["rows"] = [row for row in results["rows"] if (row["n"], row["forks"], row["variant"]) not in stale]
-        measure_cell(out, args, count, forks, todo, inventory, fleet_dir, save)
+        results["rows"] = [row for row in results["rows"] if key(row) not in stale]
+        measure_cell(out, args, transport, count, forks, todo, inventory, fleet_dir, save)
     if not args.keep_fleet:
         shutil.rmtree(fleet_dir, ignore_errors=True)
     results["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -379,7 +477,7 @@ def main(argv=None):
 
     summary = report.summarize(results)
     (out / "report.md").write_text(report.render(results, summary))
-    plotted = report.plot(out / "results.json", out / "performance.png")
+    plotted = bool(results["rows"]) and report.plot(out / "results.json", out / "performance.png")
     if args.docs:
         report.update_docs(ROOT / "docs" / "performance.md", report.render(results, summary))
         if plotted:
