@@ -32,7 +32,7 @@ WINDOWS_OPTIONS = frozenset((
 ))
 POSIX_ONLY_OPTIONS = frozenset((
     "owner", "group", "mode", "seuser", "serole", "setype", "selevel", "unsafe_writes", "attributes", "validate",
-    "ownership_record",
+    "ownership_record", "lockout_guard",
 ))
 FILE_ENTRY_KEYS = frozenset(("path", "content", "owner", "group", "mode", "dir_mode", "secret_keys"))
 NOT_FOUND_MARKERS = ("is not found", "does not exist", "cannot find")

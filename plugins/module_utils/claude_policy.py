@@ -198,6 +198,17 @@ def outranked_message(result):
     )
 
 
+def guard(result, warn_when_outranked=False):
+    """(warnings, lock-out message or None) for a report: what a caller warns about, and why it refuses to write."""
+    warnings = [outranked_message(result)] if warn_when_outranked and result["os_policy_outranks_files"] else []
+    if not result["lockouts"]:
+        return warnings, None
+    return warnings, (
+        "Claude Code managed policy on this host locks gateway users out: %s. Remove these keys (or add "
+        "\"customEndpoint\" to allowedProviders) before pointing users at the gateway." % lockout_message(result)
+    )
+
+
 def posix_report(managed_dir, exclude=(), preferences_dir=None, max_bytes=MAX_BYTES):
     """Read every managed source on a Linux or macOS host (preferences_dir: macOS's /Library/Managed Preferences)."""
     sources = []

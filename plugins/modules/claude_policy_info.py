@@ -119,8 +119,7 @@ rules_verified_on:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.aigateway.bifrost.plugins.module_utils.claude_policy import (  # noqa: E402
-    lockout_message,
-    outranked_message,
+    guard,
     posix_report,
 )
 
@@ -138,16 +137,13 @@ def main():
     )
     params = module.params
     result = posix_report(params["managed_settings_dir"], params["exclude"], params["managed_preferences_dir"])
-    if params["warn_when_outranked"] and result["os_policy_outranks_files"]:
-        module.warn(outranked_message(result))
-    if result["lockouts"]:
-        message = (
-            "Claude Code managed policy on this host locks gateway users out: %s. Remove these keys (or add "
-            "\"customEndpoint\" to allowedProviders) before pointing users at the gateway." % lockout_message(result)
-        )
+    warnings, lockout = guard(result, params["warn_when_outranked"])
+    for warning in warnings:
+        module.warn(warning)
+    if lockout:
         if params["fail_on_lockout"]:
-            module.fail_json(msg=message, changed=False, **result)
-        module.warn(message)
+            module.fail_json(msg=lockout, changed=False, **result)
+        module.warn(lockout)
     module.exit_json(changed=False, **result)
 
 

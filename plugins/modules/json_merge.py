@@ -139,6 +139,35 @@ options:
       - A record this module cannot read fails the task before any file is written.
       - Not used on Windows targets (ignored by the action plugin).
     type: path
+  lockout_guard:
+    description:
+      - Before anything is written, read Claude Code's managed policy on this host (as
+        M(aigateway.bifrost.claude_policy_info) does) and refuse to write when a managed source locks gateway users
+        out, naming each file and key. Used by the M(aigateway.bifrost.claude_desktop) role, so that the check costs no
+        module run of its own. POSIX hosts only.
+      - The report is returned as RV(policy).
+    type: dict
+    suboptions:
+      managed_settings_dir:
+        description: The managed settings directory (C(/etc/claude-code) on Linux).
+        type: path
+        required: true
+      exclude:
+        description: Managed files not to judge, such as the drop-in this task writes itself.
+        type: list
+        elements: path
+        default: []
+      managed_preferences_dir:
+        description: On macOS, C(/Library/Managed Preferences) (device and per-user C(com.anthropic.claudecode) profiles).
+        type: path
+      warn_when_outranked:
+        description: Warn when an OS policy outranks the managed files (a managed file written here would be ignored).
+        type: bool
+        default: false
+      fail_on_lockout:
+        description: Fail, writing nothing, when a source locks users out; otherwise warn and write.
+        type: bool
+        default: true
   indent:
     description:
       - The number of spaces to indent a rewritten file with.
@@ -327,6 +356,13 @@ backup_file:
   returned: when O(path) is used, O(backup=true) and the file changed
   type: str
   sample: /home/alice/.claude/settings.json.12345.2026-01-31@12:00:00~
+policy:
+  description:
+    - With O(lockout_guard), the managed policy report, as M(aigateway.bifrost.claude_policy_info) returns it
+      (C(sources), C(lockouts), C(os_policy_outranks_files), C(outranking_sources), C(rules_verified_on)).
+  returned: when O(lockout_guard) is used
+  type: dict
+  sample: {"sources": [], "lockouts": [], "os_policy_outranks_files": false, "outranking_sources": [], "rules_verified_on": "2.1.328 and 2.1.337"}
 results:
   description:
     - One entry per file of O(files), in order, also for files that failed.
@@ -397,6 +433,7 @@ from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge impor
     secret_values,
     split_key_path,
 )
+from ansible_collections.aigateway.bifrost.plugins.module_utils.claude_policy import guard, posix_report  # noqa: E402
 from ansible_collections.aigateway.bifrost.plugins.module_utils.ownership import (  # noqa: E402
     RECORD_VERSION,
     absent_patch,
@@ -812,6 +849,13 @@ def main():
             max_size=dict(type="int", default=DEFAULT_MAX_SIZE),
             secret_keys=dict(type="list", elements="str", default=[], no_log=False),
             ownership_record=dict(type="path"),
+            lockout_guard=dict(type="dict", options=dict(
+                managed_settings_dir=dict(type="path", required=True),
+                exclude=dict(type="list", elements="path", default=[]),
+                managed_preferences_dir=dict(type="path"),
+                warn_when_outranked=dict(type="bool", default=False),
+                fail_on_lockout=dict(type="bool", default=True),
+            )),
         ),
         mutually_exclusive=[("path", "files"), ("content", "files")],
         required_one_of=[("path", "files")],
@@ -833,6 +877,20 @@ def main():
         fail(msg="max_size must be 0 or more, not %d" % params["max_size"])
     if params["validate"] and "%s" not in params["validate"]:
         fail(msg="validate must contain %%s (the file to check): %s" % params["validate"])
+
+    # Claude Code's managed policy, read before anything is written (in this module run: a separate task per host
+    # would cost a third of the claude_desktop role's time, docs/performance.md).
+    policy = None
+    if params["lockout_guard"]:
+        options = params["lockout_guard"]
+        policy = posix_report(options["managed_settings_dir"], options["exclude"], options["managed_preferences_dir"])
+        warnings, lockout = guard(policy, options["warn_when_outranked"])
+        for warning in warnings:
+            module.warn(warning)
+        if lockout:
+            if options["fail_on_lockout"]:
+                fail(msg="%s Nothing was written." % lockout, changed=False, policy=policy)
+            module.warn(lockout)
 
     batch = params["files"] is not None
     if batch:
@@ -907,6 +965,8 @@ def main():
     changed = any(result["changed"] for result in results)
     if batch:
         output = dict(changed=changed, results=results)
+        if policy is not None:
+            output["policy"] = policy
         if module._diff:
             output["diff"] = [diff for diff in diffs if diff is not None]
         if failed or record_error:
@@ -914,6 +974,8 @@ def main():
             fail(msg="; ".join(messages + ([record_error] if record_error else [])), **output)
     else:
         output = dict(results[0])
+        if policy is not None:
+            output["policy"] = policy
         if failed or record_error:
             output.pop("failed", None)
             output["msg"] = "; ".join(failed + ([record_error] if record_error else []))

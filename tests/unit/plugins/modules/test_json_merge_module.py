@@ -605,3 +605,33 @@ def test_the_record_holds_no_value_and_a_removed_secret_is_masked_in_the_diff(tm
     assert load(tmp_path / "settings.json") == new_server
     assert OLD_SECRET not in printed and SECRET not in printed
     assert json.loads(result["diff"]["before"]) == {"mcpServers": {"gw-old": {"headers": {"Authorization": "********"}}}}
+
+
+# Lock-out guard: Claude Code managed policy read in the same module run, before anything is written
+
+
+def test_a_managed_lockout_fails_before_any_file_is_written(tmp_path, capsys):
+    managed = tmp_path / "etc" / "claude-code"
+    (managed / "managed-settings.d").mkdir(parents=True)
+    (managed / "managed-settings.d" / "40-other.json").write_text('{"forceLoginMethod": "claudeai"}')
+    own = managed / "managed-settings.d" / "50-aigateway.json"
+    own.write_text('{"allowedProviders": ["anthropic"]}')  # the task's own drop-in is not judged
+    target = write(tmp_path / "settings.json", {"a": 1})
+    before = snapshot(target)
+    guard = dict(managed_settings_dir=str(managed), exclude=[str(own)])
+    result, dummy = run(capsys, path=str(target), content={"a": 2}, lockout_guard=guard)
+    assert result["failed"] is True and snapshot(target) == before
+    assert str(managed / "managed-settings.d" / "40-other.json") + " sets forceLoginMethod" in result["msg"]
+    assert "50-aigateway" not in result["msg"]
+    assert [item["key"] for item in result["policy"]["lockouts"]] == ["forceLoginMethod"]
+    # warn instead: the file is written and the report returned
+    args = dict(path=str(target), content={"a": 2}, lockout_guard=dict(guard, fail_on_lockout=False),
+                _ansible_check_mode=False, _ansible_diff=False)
+    with patch_module_args(args), pytest.raises(SystemExit):
+        json_merge_module.main()
+    captured = capsys.readouterr()
+    result = json.loads(captured.out[captured.out.index("{"):])
+    assert result["changed"] is True and load(target) == {"a": 2}
+    # (ansible-core prints a module's warnings outside its JSON when the module runs in-process)
+    assert "locks gateway users out" in "".join(result.get("warnings", [])) + captured.err + captured.out
+    assert result["policy"]["lockouts"][0]["path"].endswith("40-other.json")
