@@ -129,9 +129,18 @@ def fleet_on_workstation(directory: Path, extra: dict) -> subprocess.CompletedPr
     return result
 
 
-def claude_mcp_list(host, user: str):
-    """`claude mcp list` as the user, from an empty environment."""
-    return host.run(
+def assert_mcp_connected(gateway, workstation, user: str, virtual_key: str) -> None:
+    """`claude mcp list` run as the user, from an empty environment, shows the `bifrost` server connected, and the
+    gateway saw its MCP requests with the named virtual key."""
+    requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
+    result = workstation.run(
         "cd /home/{user} && runuser -u {user} -- env -i PATH={path} HOME=/home/{user} "
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 timeout 120 claude mcp list".format(user=user, path=CLIENT_PATH)
     )
+    output = result.stdout + result.stderr
+    assert result.rc == 0, output
+    line = [row for row in output.splitlines() if row.startswith("bifrost")]
+    assert line and "connected" in line[0].lower() and "failed" not in line[0].lower(), output
+    arrived = settled_json_lines(gateway, REQUEST_LOG)[requests_before:]
+    mcp_calls = [entry for entry in arrived if entry["path"] == "/mcp" and entry["method"] == "POST"]
+    assert mcp_calls and {entry["virtual_key"] for entry in mcp_calls} == {virtual_key}, arrived

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from conftest import (
-    CLIENT_PATH,
     REQUEST_LOG,
     SCENARIO,
     UPSTREAM_LOG,
+    assert_mcp_connected,
     settled_json_lines,
     run_claude,
     user_json,
@@ -73,18 +73,7 @@ def test_the_stale_bedrock_switch_is_gone(workstation):
 def test_claude_mcp_list_shows_the_gateway_connected_with_the_users_key(gateway, workstation):
     config = user_json(workstation, "/home/alice/.claude.json")
     assert config["mcpServers"]["bifrost"]["type"] == "http"
-    requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
-    result = workstation.run(
-        "cd /home/alice && runuser -u alice -- env -i PATH={path} HOME=/home/alice "
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 timeout 120 claude mcp list".format(path=CLIENT_PATH)
-    )
-    output = result.stdout + result.stderr
-    assert result.rc == 0, output
-    line = [row for row in output.splitlines() if row.startswith("bifrost")]
-    assert line and "connected" in line[0].lower() and "failed" not in line[0].lower(), output
-    arrived = settled_json_lines(gateway, REQUEST_LOG)[requests_before:]
-    mcp_calls = [entry for entry in arrived if entry["path"] == "/mcp" and entry["method"] == "POST"]
-    assert mcp_calls and {entry["virtual_key"] for entry in mcp_calls} == {"alice"}, arrived
+    assert_mcp_connected(gateway, workstation, "alice", "alice")
 
 
 def test_each_user_has_their_own_key(workstation):

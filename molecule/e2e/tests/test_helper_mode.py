@@ -13,7 +13,7 @@ from conftest import (
     HEADERS_HELPER,
     KEY_HELPER,
     REQUEST_LOG,
-    claude_mcp_list,
+    assert_mcp_connected,
     fleet_on_workstation,
     helper_mode_vars,
     install_helpers,
@@ -62,12 +62,4 @@ def test_helper_mode_reaches_the_gateway_with_the_helpers_key(gateway, workstati
 
 
 def test_helper_mode_mcp_server_connects_with_the_headers_helpers_key(gateway, workstation, dave):
-    requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
-    result = claude_mcp_list(workstation, "dave")
-    output = result.stdout + result.stderr
-    assert result.rc == 0, output
-    line = [row for row in output.splitlines() if row.startswith("bifrost")]
-    assert line and "connected" in line[0].lower() and "failed" not in line[0].lower(), output
-    arrived = settled_json_lines(gateway, REQUEST_LOG)[requests_before:]
-    mcp_calls = [entry for entry in arrived if entry["path"] == "/mcp" and entry["method"] == "POST"]
-    assert mcp_calls and {entry["virtual_key"] for entry in mcp_calls} == {"bob"}, arrived
+    assert_mcp_connected(gateway, workstation, "dave", "bob")

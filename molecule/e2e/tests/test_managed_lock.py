@@ -14,9 +14,8 @@ import pytest
 from conftest import (
     CLIENT_PATH,
     HEADERS_HELPER,
-    REQUEST_LOG,
     UPSTREAM_LOG,
-    claude_mcp_list,
+    assert_mcp_connected,
     fleet_on_workstation,
     helper_mode_vars,
     install_helpers,
@@ -58,15 +57,7 @@ def test_the_managed_files_hold_no_key_and_follow_the_schema(workstation, locked
 
 
 def test_the_managed_mcp_server_connects_with_the_headers_helpers_key(gateway, workstation, locked):
-    requests_before = len(settled_json_lines(gateway, REQUEST_LOG))
-    result = claude_mcp_list(workstation, "dave")
-    output = result.stdout + result.stderr
-    assert result.rc == 0, output
-    line = [row for row in output.splitlines() if row.startswith("bifrost")]
-    assert line and "connected" in line[0].lower() and "failed" not in line[0].lower(), output
-    arrived = settled_json_lines(gateway, REQUEST_LOG)[requests_before:]
-    mcp_calls = [entry for entry in arrived if entry["path"] == "/mcp" and entry["method"] == "POST"]
-    assert mcp_calls and {entry["virtual_key"] for entry in mcp_calls} == {"bob"}, arrived
+    assert_mcp_connected(gateway, workstation, "dave", "bob")
 
 
 def test_the_models_lock_keeps_a_model_that_is_not_pinned_from_the_gateway(gateway, workstation, svars, locked):
