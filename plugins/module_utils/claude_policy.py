@@ -198,15 +198,20 @@ def outranked_message(result):
     )
 
 
-def guard(result, warn_when_outranked=False):
-    """(warnings, lock-out message or None) for a report: what a caller warns about, and why it refuses to write."""
-    warnings = [outranked_message(result)] if warn_when_outranked and result["os_policy_outranks_files"] else []
-    if not result["lockouts"]:
-        return warnings, None
-    return warnings, (
-        "Claude Code managed policy on this host locks gateway users out: %s. Remove these keys (or add "
-        "\"customEndpoint\" to allowedProviders) before pointing users at the gateway." % lockout_message(result)
-    )
+def guard(result, warn_when_outranked, fail_on_lockout, warn, fail):
+    """Act on a report as a caller that is about to write: ``warn(message)`` for an outranking OS policy (with
+    ``warn_when_outranked``) and for a lock-out, or ``fail(message)`` for a lock-out when ``fail_on_lockout``."""
+    if warn_when_outranked and result["os_policy_outranks_files"]:
+        warn(outranked_message(result))
+    if result["lockouts"]:
+        message = (
+            "Claude Code managed policy on this host locks gateway users out: %s. Remove these keys (or add "
+            "\"customEndpoint\" to allowedProviders) before pointing users at the gateway." % lockout_message(result)
+        )
+        if fail_on_lockout:
+            fail(message)
+        else:
+            warn(message)
 
 
 def posix_report(managed_dir, exclude=(), preferences_dir=None, max_bytes=MAX_BYTES):

@@ -175,6 +175,15 @@ def owned_after(salt, content, written, secret_paths=()):
     return owned
 
 
-def secret_removals(owned, paths):
-    """Those of ``paths`` (key tuples being removed) whose recorded value was written as a secret."""
-    return [path for path in paths if (owned or {}).get(encode_path(path), "").startswith(SECRET_MARK)]
+def removal_paths(patch, prefix=()):
+    """The key paths (tuples) a removal patch (from `stale_patch` or `absent_patch`) removes: its null leaves."""
+    for key, value in patch.items():
+        if isinstance(value, dict):
+            yield from removal_paths(value, prefix + (key,))
+        else:
+            yield prefix + (key,)
+
+
+def secret_removals(owned, patch):
+    """The key paths a removal patch removes whose recorded value was written as a secret."""
+    return [path for path in removal_paths(patch) if (owned or {}).get(encode_path(path), "").startswith(SECRET_MARK)]

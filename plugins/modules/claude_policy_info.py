@@ -137,13 +137,8 @@ def main():
     )
     params = module.params
     result = posix_report(params["managed_settings_dir"], params["exclude"], params["managed_preferences_dir"])
-    warnings, lockout = guard(result, params["warn_when_outranked"])
-    for warning in warnings:
-        module.warn(warning)
-    if lockout:
-        if params["fail_on_lockout"]:
-            module.fail_json(msg=lockout, changed=False, **result)
-        module.warn(lockout)
+    guard(result, params["warn_when_outranked"], params["fail_on_lockout"], module.warn,
+          lambda message: module.fail_json(msg=message, changed=False, **result))
     module.exit_json(changed=False, **result)
 
 

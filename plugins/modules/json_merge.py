@@ -425,8 +425,8 @@ from ansible_collections.aigateway.bifrost.plugins.module_utils.json_merge impor
     MergeResult,
     diff_texts,
     dump_json,
-    mask_secrets,
     join_key_path,
+    mask_secrets,
     merge_json_text,
     parse_json,
     secret_forms,
@@ -556,7 +556,7 @@ def merge_content(job, text, params):
         if not patch:
             return first, kept
     # A removed value that was written as a secret is masked in the diff like the current ones.
-    options["secret_keys"] += [join_key_path(path) for path in secret_removals(job.owned, list(paths_of(patch)))]
+    options["secret_keys"] += [join_key_path(path) for path in secret_removals(job.owned, patch)]
     # Recorded lists were written whole, so they are removed whole (list_merge=replace).
     removal = merge_json_text(text if first is None else first.after, removal_content(patch), state="absent",
                               list_merge="replace", **options)
@@ -565,15 +565,6 @@ def merge_content(job, text, params):
     secrets = list(first.secrets) + [secret for secret in removal.secrets if secret not in first.secrets]
     return MergeResult(first.changed or removal.changed, first.before, removal.after, removal.data,
                        first.changed_keys + removal.changed_keys, secrets), kept
-
-
-def paths_of(patch, prefix=()):
-    """The key paths (tuples) of the leaves of a removal patch."""
-    for key, value in patch.items():
-        if isinstance(value, dict):
-            yield from paths_of(value, prefix + (key,))
-        else:
-            yield prefix + (key,)
 
 
 def merge_file(module, job):
@@ -884,13 +875,8 @@ def main():
     if params["lockout_guard"]:
         options = params["lockout_guard"]
         policy = posix_report(options["managed_settings_dir"], options["exclude"], options["managed_preferences_dir"])
-        warnings, lockout = guard(policy, options["warn_when_outranked"])
-        for warning in warnings:
-            module.warn(warning)
-        if lockout:
-            if options["fail_on_lockout"]:
-                fail(msg="%s Nothing was written." % lockout, changed=False, policy=policy)
-            module.warn(lockout)
+        guard(policy, options["warn_when_outranked"], options["fail_on_lockout"], module.warn,
+              lambda message: fail(msg="%s Nothing was written." % message, changed=False, policy=policy))
 
     batch = params["files"] is not None
     if batch:

@@ -109,7 +109,7 @@ def test_owned_after_marks_secrets_and_skips_values_the_file_does_not_hold():
     assert sorted(owned) == ['["env", "TOKEN"]', '["model"]']
     assert owned['["env", "TOKEN"]'].startswith(own.SECRET_MARK) and not owned['["model"]'].startswith(own.SECRET_MARK)
     assert KEY not in json.dumps(owned)
-    assert own.secret_removals(owned, [("env", "TOKEN"), ("model",)]) == [("env", "TOKEN")]
+    assert own.secret_removals(owned, {"env": {"TOKEN": None}, "model": None}) == [("env", "TOKEN")]
     # A secret-marked entry still matches its value.
     assert sorted(own.unchanged_paths(salt, owned, written)) == [("env", "TOKEN"), ("model",)]
 
