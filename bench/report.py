@@ -233,6 +233,9 @@ def _baseline_n(results):
     planned = results.get("environment", {}).get("baseline_n", [])
     measured = sorted(set(row["n"] for row in results.get("rows", []) if row["variant"] in ("naive", "safe")))
     text = ", ".join(str(value) for value in measured) or "none"
+    forks = sorted(set(row["forks"] for row in results.get("rows", []) if row["variant"] in ("naive", "safe")))
+    if forks and forks != sorted(set(row["forks"] for row in results.get("rows", []))):
+        text += ", forks %s only" % ", ".join(str(value) for value in forks)
     missing = [value for value in planned if value not in measured]
     if missing:
         text += " (not measured: %s; the run %s)" % (", ".join(str(value) for value in missing),
@@ -352,23 +355,36 @@ def render(results, summary):
             lines.append("Role tasks: " + "; ".join("`%s`" % _task_name(name) for name in profile["role"]["task_names"])
                          + ".")
     lines.extend(render_spy(results.get("spy", {})))
-    biggest = max((row for row in results.get("rows", []) if row["variant"] == "role" and transport_of(row) == "stock"),
-                  key=lambda row: (row["n"], -row["forks"]), default=None)
-    if biggest and biggest.get("tasks"):
-        lines.append("")
-        lines.append("### Where the role's time goes (stock, N=%d, forks %d, first run)" % (biggest["n"], biggest["forks"]))
-        lines.append("")
-        lines.append("| Task | action | wall s | share | s/host |")
-        lines.append("|---|---|---:|---:|---:|")
-        total = sum(task["seconds"] for task in biggest["tasks"]) or 1
-        for task in biggest["tasks"]:
-            lines.append("| %s | %s | %.1f | %.0f%% | %.4f |" % (
-                _task_name(task["name"]), task["action"], task["seconds"], 100 * task["seconds"] / total,
-                task["seconds"] / biggest["n"]))
-        lines.append("| (outside the tasks: start-up, inventory, play set-up) | | %.1f | | |" % max(biggest["wall"] - total, 0))
+    for transport in TRANSPORTS:
+        lines.extend(render_task_times(results.get("rows", []), transport))
     lines.append("")
     lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def render_task_times(rows, transport):
+    """Per-task wall time of the role's first run at the largest N (smallest forks), with the ping task beside it."""
+    biggest = max((row for row in rows if row["variant"] == "role" and transport_of(row) == transport and row.get("tasks")),
+                  key=lambda row: (row["n"], -row["forks"]), default=None)
+    if biggest is None:
+        return []
+    ping = next((row for row in rows if row["variant"] == "ping" and transport_of(row) == transport
+                 and (row["n"], row["forks"]) == (biggest["n"], biggest["forks"]) and row.get("tasks")), None)
+    lines = ["", "### Where the role's time goes (%s, N=%d, forks %d, first run)" % (
+        TRANSPORTS[transport], biggest["n"], biggest["forks"]), ""]
+    lines.append("| Task | action | wall s | share | s/host |")
+    lines.append("|---|---|---:|---:|---:|")
+    total = sum(task["seconds"] for task in biggest["tasks"]) or 1
+    for task in biggest["tasks"]:
+        lines.append("| %s | %s | %.1f | %.0f%% | %.4f |" % (
+            _task_name(task["name"]), task["action"], task["seconds"], 100 * task["seconds"] / total,
+            task["seconds"] / biggest["n"]))
+    lines.append("| (outside the tasks: start-up, inventory, play set-up) | | %.1f | | |" % max(biggest["wall"] - total, 0))
+    if ping:
+        seconds = sum(task["seconds"] for task in ping["tasks"])
+        lines.append("| *for comparison: the (a) ping task, same N and forks* | ansible.builtin.ping | %.1f | | %.4f |" % (
+            seconds, seconds / ping["n"]))
+    return lines
 
 
 def render_spy(spy):

@@ -45,6 +45,8 @@ def parse_args(argv=None):
     parser.add_argument("--baseline-n", default="all",
                         help="fleet sizes at which the naive (b) and safe (c) variants run (default: all of --n); they "
                              "cost 14 and 21 module runs per host, the bulk of a full run, and run last at the largest N")
+    parser.add_argument("--baseline-forks", default="all",
+                        help="forks settings at which the naive (b) and safe (c) variants run (default: all of --forks)")
     parser.add_argument("--transports", default="stock,mitogen",
                         help="stock (strategy --strategy) and/or mitogen (strategy mitogen_linear), comma-separated "
                              "(default: both)")
@@ -76,6 +78,10 @@ def parse_args(argv=None):
         args.baseline_n = args.n
     else:
         args.baseline_n = [int(value) for value in args.baseline_n.split(",") if value]
+    if args.baseline_forks == "all":
+        args.baseline_forks = sorted(set(args.forks + args.big_n_forks))
+    else:
+        args.baseline_forks = [int(value) for value in args.baseline_forks.split(",") if value]
     args.variants = [value for value in args.variants.split(",") if value]
     args.transports = [value for value in args.transports.split(",") if value]
     unknown = set(args.transports) - set(TRANSPORTS)
@@ -239,7 +245,8 @@ def cell_plan(args):
     cells, deferred = [], []
     for count in args.n:
         for forks in args.big_n_forks if count == biggest else args.forks:
-            variants = [variant for variant in args.variants if variant not in ("naive", "safe") or count in args.baseline_n]
+            variants = [variant for variant in args.variants
+                        if variant not in ("naive", "safe") or (count in args.baseline_n and forks in args.baseline_forks)]
             slow = [variant for variant in variants if variant in ("naive", "safe")] if count == biggest else []
             for transport in args.transports:
                 cells.append((transport, count, forks, [variant for variant in variants if variant not in slow]))
@@ -389,6 +396,7 @@ def environment(args, settings):
         "forks": args.forks,
         "big_n_forks": args.big_n_forks,
         "baseline_n": args.baseline_n,
+        "baseline_forks": args.baseline_forks,
         "fact_gathering": "off in every play (gather_facts: false); the role gets claude_desktop_os_family",
         "health_check": "off (claude_desktop_gateway_health_check: false)",
         "reps": args.reps,

@@ -25,7 +25,7 @@ USER = pwd.getpwuid(os.geteuid()).pw_name
 # role: the task files whose tasks protect users, reached from tasks/main.yml
 SAFETY = {
     "bifrost": {"preflight.yml"},
-    "claude_desktop": {"health_controller.yml", "prepare.yml"},
+    "claude_desktop": {"health_controller.yml", "before_merge.yml"},
 }
 INCLUDES = ("ansible.builtin.include_tasks", "ansible.builtin.import_tasks", "include_tasks", "import_tasks")
 

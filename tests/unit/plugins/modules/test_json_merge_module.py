@@ -635,3 +635,15 @@ def test_a_managed_lockout_fails_before_any_file_is_written(tmp_path, capsys):
     # (ansible-core prints a module's warnings outside its JSON when the module runs in-process)
     assert "locks gateway users out" in "".join(result.get("warnings", [])) + captured.err + captured.out
     assert result["policy"]["lockouts"][0]["path"].endswith("40-other.json")
+
+
+def test_an_empty_files_list_writes_nothing_and_still_runs_the_guard(tmp_path, capsys):
+    # The claude_desktop role passes an empty list for a host with nothing to write (it templates its plan only once).
+    managed = tmp_path / "etc" / "claude-code"
+    managed.mkdir(parents=True)
+    result, dummy = run(capsys, files=[], lockout_guard=dict(managed_settings_dir=str(managed)))
+    assert result["changed"] is False and result["results"] == [] and result["policy"]["lockouts"] == []
+    (managed / "managed-settings.json").write_text('{"forceLoginMethod": "console"}')
+    result, dummy = run(capsys, files=[], lockout_guard=dict(managed_settings_dir=str(managed)))
+    assert result["failed"] is True and "sets forceLoginMethod" in result["msg"]
+    assert sorted(os.listdir(tmp_path)) == ["etc"]
