@@ -267,8 +267,12 @@ def test_role_includes_the_windows_task_file_only_for_windows():
     include = [t for t in before_merge if t.get("ansible.builtin.include_tasks", {}).get("file") == "policy_windows.yml"]
     assert len(include) == 1
     assert include[0]["when"] == ["claude_desktop_windows_policy | bool", "__claude_desktop_os_kind == 'windows'"]
-    # Its own tags, not `always`, reach the tasks that write: --tags claude_desktop_health writes no policy.
+    # Its own tags, not `always`, reach the tasks that write: --tags claude_desktop_health writes no policy. The include
+    # of before_merge.yml must apply no tags either: `apply` tags reach the tasks of the includes nested inside it.
     assert "always" not in include[0]["ansible.builtin.include_tasks"]["apply"]["tags"]
+    main = yaml.safe_load((ROOT / "roles" / "claude_desktop" / "tasks" / "main.yml").read_text())
+    outer = [t for t in main if t.get("ansible.builtin.include_tasks", {}).get("file") == "before_merge.yml"]
+    assert len(outer) == 1 and "apply" not in outer[0]["ansible.builtin.include_tasks"]
     tasks = yaml.safe_load((ROOT / "roles" / "claude_desktop" / "tasks" / "policy_windows.yml").read_text())
     assert [next(k for k in t if "." in k) for t in tasks] == ["ansible.windows.win_regedit"]
     assert "aigateway.bifrost.mdm_windows_policy" in tasks[0]["loop"]
